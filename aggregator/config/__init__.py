@@ -1,0 +1,48 @@
+"""config.yaml: load, validate fully (every problem at once), expand templates, reload."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from aggregator.config.messages import problems_from_validation
+from aggregator.config.schema import STAGES, Config
+from aggregator.config.templates import effective_sources
+from aggregator.config.validate import cross_check
+from aggregator.config.yamlload import LoadedYaml, parse_yaml, read_yaml
+from aggregator.errors import ConfigError
+
+__all__ = ["STAGES", "Config", "ConfigError", "effective_sources", "load_config", "load_config_text",
+           "database_url"]
+
+
+def _validate(loaded: LoadedYaml, environ: Mapping[str, str] | None) -> Config:
+    problems = []
+    config = None
+    try:
+        config = Config.model_validate(loaded.data)
+    except ValidationError as exc:
+        problems.extend(problems_from_validation(exc, loaded, Config))
+    problems.extend(cross_check(loaded, environ))
+    if problems or config is None:
+        problems.sort(key=lambda p: (p.line, p.column))
+        raise ConfigError(problems)
+    return config
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Load and fully validate config.yaml; raises ConfigError listing every problem."""
+    return _validate(read_yaml(path), environ)
+
+
+def load_config_text(text: str, path: str = "config.yaml", environ: Mapping[str, str] | None = None) -> Config:
+    """Like load_config, from a string (tests, previews)."""
+    return _validate(parse_yaml(text, path), environ)
+
+
+def database_url(config: Config) -> str:
+    """FUNNELFEED_DATABASE_URL overrides config.yaml, so passwords stay out of the file."""
+    return os.environ.get("FUNNELFEED_DATABASE_URL") or config.database

@@ -1,0 +1,71 @@
+"""Expand source templates once per prospect, and list every effective source (pure)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from aggregator.config.schema import Config, ProspectConfig, SourceFields, TemplateConfig
+from aggregator.config.validate import placeholders_in
+from aggregator.types import SourceSpec
+
+
+
+
+
+def fill(url: str, prospect: ProspectConfig) -> str:
+    """Fill a template URL for one prospect; values are URL-encoded."""
+    values = {
+        "id": quote(prospect.id, safe=""),
+        "name": quote(prospect.name, safe=""),
+        "domain": quote(prospect.domains[0] if prospect.domains else "", safe=""),
+    }
+    return url.format(**values)
+
+
+def _spec(source_id: str, fields: SourceFields, config: Config, url: str, prospects: tuple[str, ...],
+          template: str | None) -> SourceSpec:
+    return SourceSpec(
+        id=source_id,
+        url=url,
+        kind=fields.kind,
+        visibility=fields.visibility,
+        every=fields.every or config.fetch.every,
+        title=fields.title or source_id,
+        prospects=prospects,
+        select=fields.select,
+        columns=fields.columns,
+        auth=fields.auth,
+        headers=tuple(sorted(fields.headers.items())),
+        robots=fields.robots,
+        enabled=fields.enabled,
+        template=template,
+    )
+
+
+def expand_template(template: TemplateConfig, config: Config) -> list[SourceSpec]:
+    """One source per prospect (or per prospect in ``only``), named '<template>.<prospect>'."""
+    out = []
+    for prospect in config.prospects:
+        if template.only is not None and prospect.id not in template.only:
+            continue
+        if "domain" in placeholders_in(template.url) and not prospect.domains:
+            continue  # nothing sensible to fill in
+        title = f"{template.title or template.id}: {prospect.name}"
+        spec = _spec(
+            f"{template.id}.{prospect.id}",
+            template,
+            config,
+            fill(template.url, prospect),
+            tuple(dict.fromkeys((*template.prospects, prospect.id))),
+            template.id,
+        )
+        out.append(SourceSpec(**{**spec.__dict__, "title": title}))
+    return out
+
+
+def effective_sources(config: Config) -> list[SourceSpec]:
+    """Every source to fetch: the configured ones, then the template expansions."""
+    specs = [_spec(s.id, s, config, s.url, tuple(s.prospects), None) for s in config.sources]
+    for template in config.templates:
+        specs.extend(expand_template(template, config))
+    return specs

@@ -1,0 +1,129 @@
+"""Checks that need the whole file: duplicate ids, references, placeholders, secrets.
+
+They run on the raw data, tolerant of wrong shapes, so that ``funnelfeed check``
+reports these problems alongside the field errors instead of after them.
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from aggregator.config.messages import did_you_mean, key_path
+from aggregator.config.yamlload import LoadedYaml
+from aggregator.errors import ConfigProblem
+
+PLACEHOLDERS = ("id", "name", "domain")
+Problem = Callable[[Sequence[str | int], str], ConfigProblem]
+
+
+def _entries(data: Any, section: str) -> list[tuple[int, dict[str, Any]]]:
+    value = data.get(section) if isinstance(data, dict) else None
+    if not isinstance(value, list):
+        return []
+    return [(i, e) for i, e in enumerate(value) if isinstance(e, dict)]
+
+
+def _strings(value: Any) -> list[tuple[int, str]]:
+    return [(i, v) for i, v in enumerate(value) if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def placeholders_in(url: str) -> list[str]:
+    try:
+        return [name for _, name, _, _ in string.Formatter().parse(url) if name is not None]
+    except ValueError:
+        return ["<unbalanced braces>"]
+
+
+def cross_check(loaded: LoadedYaml, environ: Mapping[str, str] | None = None) -> list[ConfigProblem]:
+    """Every problem that a single field's validation cannot see."""
+    env = os.environ if environ is None else environ
+    data = loaded.data
+
+    def problem(loc: Sequence[str | int], message: str) -> ConfigProblem:
+        line, col = loaded.locate(loc)
+        return ConfigProblem(loaded.path, line, col, key_path(loc), message)
+
+    problems: list[ConfigProblem] = []
+    prospect_ids = [e["id"] for _, e in _entries(data, "prospects") if isinstance(e.get("id"), str)]
+
+    def check_ref(loc: Sequence[str | int], ref: str) -> None:
+        if ref not in prospect_ids:
+            problems.append(problem(loc, f"unknown prospect {ref!r}{did_you_mean(ref, prospect_ids)}"))
+
+    for section in ("prospects", "templates", "sources", "reps"):
+        seen: dict[str, int] = {}
+        for index, entry in _entries(data, section):
+            ident = entry.get("id")
+            if not isinstance(ident, str):
+                continue
+            if ident in seen:
+                problems.append(problem((section, index, "id"),
+                                        f"duplicate id {ident!r}; {section}[{seen[ident]}] already uses it"))
+            else:
+                seen[ident] = index
+
+    for section in ("sources", "templates"):
+        for index, entry in _entries(data, section):
+            for j, ref in _strings(entry.get("prospects")):
+                check_ref((section, index, "prospects", j), ref)
+            problems.extend(_check_source(entry, (section, index), problem, env))
+    for index, template in _entries(data, "templates"):
+        url = template.get("url")
+        for name in placeholders_in(url) if isinstance(url, str) else []:
+            if name not in PLACEHOLDERS:
+                problems.append(problem(
+                    ("templates", index, "url"),
+                    f"unknown placeholder {{{name}}}{did_you_mean(name, PLACEHOLDERS)}; "
+                    "templates may use {id}, {name} and {domain}",
+                ))
+        for j, ref in _strings(template.get("only")):
+            check_ref(("templates", index, "only", j), ref)
+
+    for index, rep in _entries(data, "reps"):
+        accounts = rep.get("accounts")
+        for j, account in enumerate(accounts if isinstance(accounts, list) else []):
+            if isinstance(account, dict) and isinstance(account.get("prospect"), str):
+                check_ref(("reps", index, "accounts", j, "prospect"), account["prospect"])
+
+    explicit = {e.get("id") for _, e in _entries(data, "sources")}
+    for index, template in _entries(data, "templates"):
+        for prospect in prospect_ids:
+            if f"{template.get('id')}.{prospect}" in explicit:
+                problems.append(problem(("templates", index, "id"),
+                                        f"expanding this template makes source id "
+                                        f"'{template.get('id')}.{prospect}', which a source already uses"))
+    return problems
+
+
+def _check_source(entry: dict[str, Any], loc: tuple[str | int, ...], make: Problem,
+                  env: Mapping[str, str]) -> Iterator[ConfigProblem]:
+    kind, url = entry.get("kind"), entry.get("url")
+    if kind == "export" and "columns" not in entry:
+        yield make((*loc, "kind"), "an export needs 'columns:' saying which column holds the title "
+                   "(and optionally body, date, author, prospect, link, id)")
+    if kind in ("feed", "page") and "columns" in entry:
+        yield make((*loc, "columns"), "'columns' applies only to kind: export")
+    if kind in ("feed", "export") and "select" in entry:
+        yield make((*loc, "select"), "'select' applies only to kind: page")
+    if isinstance(url, str) and url.startswith("file://") and kind in ("feed", "page"):
+        yield make((*loc, "url"), "file:// URLs are only for kind: export")
+    auth = entry.get("auth")
+    if isinstance(auth, dict):
+        names = [auth["env"]] if isinstance(auth.get("env"), str) else []
+        basic = auth.get("basic")
+        if isinstance(basic, dict) and isinstance(basic.get("password_env"), str):
+            names.append(basic["password_env"])
+        if not names:
+            yield make((*loc, "auth"), "auth needs 'env: VARIABLE' (a header secret) or 'basic:'")
+        for name in names:
+            if name not in env:
+                yield make((*loc, "auth"),
+                           f"environment variable {name} is not set; export it before starting funnelfeed")
+    headers = entry.get("headers")
+    for header in headers if isinstance(headers, dict) else {}:
+        if str(header).lower() in {"authorization", "cookie", "proxy-authorization"}:
+            yield make((*loc, "headers", header),
+                       f"{header} carries a secret: use 'auth: {{header: {header}, env: VARIABLE}}' instead")

@@ -1,0 +1,127 @@
+"""Sources and their fetch state: sync with config, due selection, leases, health."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, or_, update
+from sqlmodel import Session, select
+
+from aggregator.storage.engine import aware, is_sqlite
+from aggregator.storage.models import SourceRow
+from aggregator.types import SourceSpec
+
+
+class SourcesMixin:
+    engine: Engine
+
+    def sync_sources(self, specs: Sequence[SourceSpec], now: datetime) -> None:
+        """Make the sources table match config; sources removed from config keep their items."""
+        wanted = {s.id: s for s in specs}
+        with Session(self.engine) as session:
+            rows = {r.id: r for r in session.exec(select(SourceRow)).all()}
+            for spec in specs:
+                row = rows.get(spec.id)
+                if row is None:
+                    # Spread first fetches over the first minute instead of stampeding.
+                    row = SourceRow(id=spec.id, url=spec.url, kind=spec.kind, visibility=spec.visibility,
+                                    next_due=now)
+                    session.add(row)
+                changed_url = row.url != spec.url or row.kind != spec.kind
+                row.url, row.kind, row.visibility = spec.url, spec.kind, spec.visibility
+                row.title, row.template = spec.title, spec.template
+                row.every_seconds = int(spec.every.total_seconds())
+                row.enabled, row.in_config = spec.enabled, True
+                if changed_url:  # a new address: forget validators, fetch soon
+                    row.etag = row.last_modified = row.content_hash = None
+                    row.next_due = now
+            for ident, row in rows.items():
+                if ident not in wanted and row.in_config:
+                    row.in_config = False
+                    session.add(row)
+            session.commit()
+
+    def source(self, source_id: str) -> SourceRow | None:
+        with Session(self.engine) as session:
+            return session.get(SourceRow, source_id)
+
+    def sources(self, ids: Iterable[str] | None = None, *, include_removed: bool = False) -> list[SourceRow]:
+        with Session(self.engine) as session:
+            query = select(SourceRow).order_by(SourceRow.id)  # type: ignore[arg-type]
+            if ids is not None:
+                query = query.where(SourceRow.id.in_(list(ids)))  # type: ignore[attr-defined]
+            if not include_removed:
+                query = query.where(SourceRow.in_config == True)  # noqa: E712
+            return list(session.exec(query).all())
+
+    def claim_due(self, owner: str, now: datetime, lease: timedelta, limit: int) -> list[str]:
+        """Lease up to ``limit`` due sources to ``owner``.
+
+        On PostgreSQL, ``FOR UPDATE SKIP LOCKED`` lets any number of workers claim
+        concurrently without two of them ever taking the same source; an expired
+        lease (a dead worker) makes the source claimable again.
+        """
+        with Session(self.engine) as session:
+            query = (
+                select(SourceRow.id)
+                .where(SourceRow.in_config == True, SourceRow.enabled == True)  # noqa: E712
+                .where(or_(SourceRow.next_due == None, SourceRow.next_due <= now))  # type: ignore[arg-type]  # noqa: E711
+                .where(or_(SourceRow.lease_until == None, SourceRow.lease_until < now))  # type: ignore[arg-type]  # noqa: E711
+                .order_by(SourceRow.next_due)  # type: ignore[arg-type]
+                .limit(limit)
+            )
+            if not is_sqlite(self.engine):
+                query = query.with_for_update(skip_locked=True)
+            ids = list(session.exec(query).all())
+            if ids:
+                session.execute(
+                    update(SourceRow)
+                    .where(SourceRow.id.in_(ids))  # type: ignore[attr-defined]
+                    .values(lease_owner=owner, lease_until=now + lease)
+                )
+            session.commit()
+            return ids
+
+    def release(self, source_id: str, owner: str) -> None:
+        with Session(self.engine) as session:
+            session.execute(
+                update(SourceRow)
+                .where(SourceRow.id == source_id, SourceRow.lease_owner == owner)  # type: ignore[arg-type]
+                .values(lease_owner=None, lease_until=None)
+            )
+            session.commit()
+
+    def record_attempt(self, source_id: str, *, now: datetime, status: str, http_status: int | None,
+                       error: str | None, next_due: datetime, etag: str | None = None,
+                       last_modified: str | None = None, content_hash: str | None = None,
+                       keep_validators: bool = True) -> None:
+        """Store the health of one fetch. Called only after its items were committed."""
+        with Session(self.engine) as session:
+            row = session.get(SourceRow, source_id)
+            if row is None:
+                return
+            row.last_attempt, row.last_status, row.http_status = now, status, http_status
+            row.next_due = next_due
+            row.lease_owner = row.lease_until = None
+            if status in ("ok", "not_modified"):
+                row.last_success, row.consecutive_failures, row.last_error = now, 0, None
+            elif status == "error":
+                row.consecutive_failures += 1
+                row.last_error = error
+            if status == "ok" or not keep_validators:
+                row.etag, row.last_modified = etag, last_modified
+                if content_hash is not None:
+                    row.content_hash = content_hash
+            session.add(row)
+            session.commit()
+
+    def next_due_time(self) -> datetime | None:
+        with Session(self.engine) as session:
+            value = session.exec(
+                select(SourceRow.next_due)
+                .where(SourceRow.in_config == True, SourceRow.enabled == True)  # noqa: E712
+                .order_by(SourceRow.next_due)  # type: ignore[arg-type]
+                .limit(1)
+            ).first()
+            return aware(value)
