@@ -1,0 +1,107 @@
+"""Storage against both real databases: upsert, identity, grouping, tags, leases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from aggregator.storage import open_storage
+from aggregator.types import ItemData, SourceSpec
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def spec(ident: str, visibility: str = "external") -> SourceSpec:
+    return SourceSpec(id=ident, url=f"https://{ident}.example/feed", kind="feed", visibility=visibility,
+                      every=timedelta(hours=1))
+
+
+def item(key: str, title: str = "Acme wins contract", body: str = "body", dedupe: str = "") -> ItemData:
+    return ItemData(key=key, title=title, link=f"https://x.example/{key}", content_html=f"<p>{body}</p>",
+                    text=body, content_hash=f"{title}|{body}", dedupe_key=dedupe or key)
+
+
+def test_upsert_counts_new_updated_unchanged(db_url: str) -> None:
+    storage = open_storage(db_url)
+    storage.sync_sources([spec("a")], NOW)
+    assert storage.store_items("a", "external", [item("1"), item("2")], NOW).new == 2
+    counts = storage.store_items("a", "external", [item("1"), item("2", body="changed"), item("3")], NOW)
+    assert (counts.new, counts.updated, counts.unchanged) == (1, 1, 1)
+    assert storage.count_items() == 3
+    # An item that drops out of the feed is kept.
+    storage.store_items("a", "external", [item("3")], NOW)
+    assert storage.count_items() == 3
+    storage.close()
+
+
+def test_same_story_from_two_sources_is_grouped(db_url: str) -> None:
+    storage = open_storage(db_url)
+    storage.sync_sources([spec("a"), spec("b")], NOW)
+    storage.store_items("a", "external", [item("x", dedupe="acme-wins")], NOW)
+    storage.store_items("b", "external", [item("y", dedupe="acme-wins"), item("z")], NOW)
+    rows = {r.key: r for r in (storage.item(i) for i in (1, 2, 3)) if r}
+    assert rows["x"].group_id == rows["y"].group_id == rows["x"].id
+    assert rows["z"].group_id == rows["z"].id
+    storage.close()
+
+
+def test_tags_replaced_on_update_but_corrections_win(db_url: str) -> None:
+    storage = open_storage(db_url)
+    storage.sync_sources([spec("a")], NOW)
+
+    def tagger(stage: str):  # type: ignore[no-untyped-def]
+        return lambda _sid, items: [[("stage", stage, 0.9, "model"), ("prospect", "acme", 1.0, "alias")]
+                                    for _ in items]
+
+    storage.store_items("a", "external", [item("1")], NOW, tagger("pricing"))
+    storage.correct_tags(1, "stage", ["closing"], None, NOW)
+    storage.store_items("a", "external", [item("1", body="new text")], NOW, tagger("delivering"))
+    tags = {(t.kind, t.value, t.origin) for t in storage.tags_for([1])[1]}
+    assert tags == {("stage", "closing", "correction"), ("prospect", "acme", "alias")}
+    assert len(storage.corrections()) == 1
+    storage.close()
+
+
+def test_claim_due_leases_each_source_once(db_url: str) -> None:
+    storage = open_storage(db_url)
+    storage.sync_sources([spec(f"s{i}") for i in range(10)], NOW)
+    first = storage.claim_due("w1", NOW, timedelta(minutes=5), 6)
+    second = storage.claim_due("w2", NOW, timedelta(minutes=5), 6)
+    assert len(first) == 6 and len(second) == 4 and not set(first) & set(second)
+    assert storage.claim_due("w3", NOW, timedelta(minutes=5), 6) == []
+    # A dead worker's lease expires and the source becomes claimable again.
+    later = storage.claim_due("w3", NOW + timedelta(minutes=6), timedelta(minutes=5), 20)
+    assert len(later) == 10
+    storage.close()
+
+
+def test_record_attempt_keeps_health(db_url: str) -> None:
+    storage = open_storage(db_url)
+    storage.sync_sources([spec("a")], NOW)
+    storage.record_attempt("a", now=NOW, status="error", http_status=500, error="HTTP 500",
+                           next_due=NOW + timedelta(minutes=2))
+    storage.record_attempt("a", now=NOW, status="error", http_status=500, error="HTTP 500",
+                           next_due=NOW + timedelta(minutes=4))
+    row = storage.source("a")
+    assert row is not None and row.consecutive_failures == 2 and row.last_error == "HTTP 500"
+    storage.record_attempt("a", now=NOW, status="ok", http_status=200, error=None,
+                           next_due=NOW + timedelta(hours=1), etag='"v1"')
+    row = storage.source("a")
+    assert row is not None and row.consecutive_failures == 0 and row.etag == '"v1"'
+    storage.close()
+
+
+def test_removed_source_keeps_items(db_url: str) -> None:
+    storage = open_storage(db_url)
+    storage.sync_sources([spec("a"), spec("b")], NOW)
+    storage.store_items("a", "external", [item("1")], NOW)
+    storage.sync_sources([spec("b")], NOW)
+    assert [s.id for s in storage.sources()] == ["b"]
+    assert storage.count_items() == 1
+    storage.close()
+
+
+def test_migrations_are_idempotent(db_url: str) -> None:
+    open_storage(db_url).close()
+    storage = open_storage(db_url)  # second start: nothing to do, nothing lost
+    storage.sync_sources([spec("a")], NOW)
+    storage.close()
