@@ -30,7 +30,20 @@ def _validate(loaded: LoadedYaml, environ: Mapping[str, str] | None) -> Config:
     if problems or config is None:
         problems.sort(key=lambda p: (p.line, p.column))
         raise ConfigError(problems)
-    return config
+    return _resolve_relative_files(config, Path(loaded.path).resolve().parent)
+
+
+def _resolve_relative_files(config: Config, base: Path) -> Config:
+    """`file://examples/x.csv` means a path relative to config.yaml's folder."""
+
+    def fix(url: str) -> str:
+        if url.startswith("file://") and not url.startswith("file:///"):
+            return "file://" + str(base / url.removeprefix("file://"))
+        return url
+
+    sources = [s.model_copy(update={"url": fix(s.url)}) for s in config.sources]
+    templates = [t.model_copy(update={"url": fix(t.url)}) for t in config.templates]
+    return config.model_copy(update={"sources": sources, "templates": templates})
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:

@@ -125,3 +125,9 @@ class SourcesMixin:
                 .limit(1)
             ).first()
             return aware(value)
+
+    def release_all(self) -> None:
+        """Drop every lease (single-process start-up: nobody else can hold one)."""
+        with Session(self.engine) as session:
+            session.execute(update(SourceRow).values(lease_owner=None, lease_until=None))
+            session.commit()

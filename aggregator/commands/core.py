@@ -1,0 +1,260 @@
+"""Core commands: check, serve, worker, fetch, sources, preview, retag."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import click
+
+from aggregator.config import effective_sources, load_config
+from aggregator.errors import ConfigError, NotFoundError
+from aggregator.runtime import open_runtime
+from aggregator.types import FetchOutcome, SourceSpec
+
+config_option = click.option(
+    "--config", "config_path", default="config.yaml", show_default=True,
+    envvar="FUNNELFEED_CONFIG", type=click.Path(dir_okay=False, path_type=Path),
+    help="Path to config.yaml (env FUNNELFEED_CONFIG).",
+)
+
+
+@click.command()
+@config_option
+def check(config_path: Path) -> None:
+    """Validate config.yaml and print every problem at once (exit 1), or a summary (exit 0)."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"{len(exc.problems)} problem(s) found in {config_path}", err=True)
+        sys.exit(1)
+    sources = effective_sources(config)
+    click.echo(f"{config_path}: OK: {len(config.prospects)} prospects, {len(sources)} sources "
+               f"({len(config.sources)} configured, {len(sources) - len(config.sources)} from "
+               f"{len(config.templates)} templates), {len(config.reps)} reps")
+
+
+@click.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--no-fetch", is_flag=True, help="Serve the web app only (workers fetch elsewhere).")
+def serve(config_path: Path, host: str, port: int, no_fetch: bool) -> None:
+    """Run the web app and the fetch scheduler in one process."""
+    from aggregator.service import serve as run_serve
+
+    runtime = open_runtime(config_path)
+    _ensure_admin(runtime)
+    click.echo(f"funnelfeed serving on http://{host}:{port} (database: {runtime.storage.dialect}, "
+               f"{len(runtime.holder.sources)} sources{', fetching' if not no_fetch else ''})", err=True)
+    asyncio.run(run_serve(runtime, host, port, fetch=not no_fetch))
+
+
+def _ensure_admin(runtime: object) -> None:
+    try:
+        from web.security import ensure_admin_from_env
+    except ImportError:
+        return
+    ensure_admin_from_env(runtime)  # type: ignore[arg-type]
+
+
+@click.command()
+@config_option
+def worker(config_path: Path) -> None:
+    """Fetch only (no web): run any number of these against one PostgreSQL database."""
+    from aggregator.service import work
+
+    runtime = open_runtime(config_path)
+    if runtime.storage.dialect == "sqlite":
+        click.echo("note: with SQLite, run one process only (`funnelfeed serve`); workers need PostgreSQL "
+                   "to share sources", err=True)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await work(runtime, stop=stop)
+
+    asyncio.run(main())
+
+
+def _select(specs: list[SourceSpec], ids: tuple[str, ...]) -> list[SourceSpec]:
+    by_id = {s.id: s for s in specs}
+    unknown = [i for i in ids if i not in by_id]
+    if unknown:
+        raise NotFoundError(f"unknown source(s): {', '.join(unknown)}; `funnelfeed sources` lists them")
+    return [by_id[i] for i in ids]
+
+
+@click.command()
+@config_option
+@click.option("--source", "source_ids", multiple=True, help="Fetch this source (repeatable).")
+@click.option("--all", "fetch_all", is_flag=True, help="Fetch every enabled source, due or not.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per source per line.")
+def fetch(config_path: Path, source_ids: tuple[str, ...], fetch_all: bool, as_json: bool) -> None:
+    """Run one fetch pass (due sources by default) and print a summary.
+
+    Exit status is 0 when the pass ran, even if some sources failed.
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from aggregator.pipeline import Pipeline
+
+    runtime = open_runtime(config_path)
+    specs = [s for s in runtime.holder.sources if s.enabled]
+    if source_ids:
+        specs = _select(runtime.holder.sources, source_ids)
+    elif not fetch_all:
+        due = {r.id for r in runtime.storage.sources()
+               if r.next_due is None or (r.next_due.replace(tzinfo=r.next_due.tzinfo or runtime.clock().tzinfo)
+                                         <= runtime.clock())}
+        specs = [s for s in specs if s.id in due]
+
+    async def run() -> list[FetchOutcome]:
+        pipeline = Pipeline(runtime)
+        try:
+            if as_json:
+                def emit(o: FetchOutcome) -> None:
+                    click.echo(json.dumps({"source": o.source, "status": o.status, "new": o.new,
+                                           "updated": o.updated, "error": o.error}))
+                return await pipeline.run_pass(specs, emit)
+            with Progress(console=Console(stderr=True), transient=True) as progress:
+                task = progress.add_task("fetching", total=len(specs))
+                return await pipeline.run_pass(specs, lambda _o: progress.advance(task))
+        finally:
+            await pipeline.aclose()
+
+    outcomes = asyncio.run(run())
+    runtime.close()
+    if as_json:
+        return
+    table = Table("source", "status", "new", "updated", "error", title="fetch pass")
+    for o in sorted(outcomes, key=lambda o: (o.status != "error", o.source)):
+        table.add_row(o.source, o.status, str(o.new), str(o.updated), o.error or "")
+    console = Console()
+    console.print(table)
+    counts = Counter(o.status for o in outcomes)
+    console.print(f"{len(outcomes)} sources: {counts['ok']} ok, {counts['not_modified']} not modified, "
+                  f"{counts['deferred']} deferred, {counts['error']} failed; "
+                  f"{sum(o.new for o in outcomes)} new items, {sum(o.updated for o in outcomes)} updated")
+
+
+@click.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per source per line.")
+def sources(config_path: Path, as_json: bool) -> None:
+    """Show the health of every source."""
+    from rich.console import Console
+    from rich.table import Table
+
+    runtime = open_runtime(config_path)
+    rows = runtime.storage.sources()
+    runtime.close()
+
+    def iso(value: object) -> str | None:
+        return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
+
+    if as_json:
+        for r in rows:
+            status = "error" if r.consecutive_failures else (r.last_status or "never")
+            click.echo(json.dumps({
+                "source": r.id, "status": status, "kind": r.kind, "visibility": r.visibility,
+                "last_attempt": iso(r.last_attempt), "last_success": iso(r.last_success),
+                "http_status": r.http_status, "consecutive_failures": r.consecutive_failures,
+                "next_due": iso(r.next_due), "items": r.items_stored, "error": r.last_error,
+            }))
+        return
+    table = Table("source", "kind", "vis.", "last success", "failures", "items", "next due", "error")
+    for r in rows:
+        table.add_row(r.id, r.kind, r.visibility, iso(r.last_success) or "never",
+                      str(r.consecutive_failures), str(r.items_stored), iso(r.next_due) or "",
+                      r.last_error or "")
+    Console().print(table)
+
+
+@click.command()
+@config_option
+@click.argument("source_id", required=False)
+@click.option("--url", help="Preview a URL that is not in config.yaml yet.")
+@click.option("--kind", type=click.Choice(["feed", "page", "export"]), default="feed", show_default=True)
+@click.option("--select", "selectors", multiple=True, metavar="FIELD=SELECTOR",
+              help="Page selectors, e.g. --select item=article --select link=a@href.")
+@click.option("--visibility", type=click.Choice(["external", "internal"]), default="external")
+@click.option("--json", "as_json", is_flag=True)
+def preview(config_path: Path, source_id: str | None, url: str | None, kind: str,
+            selectors: tuple[str, ...], visibility: str, as_json: bool) -> None:
+    """Fetch once and print the items that would be stored, with tags; stores nothing."""
+    from aggregator.config.schema import Selectors
+    from aggregator.fetch import Fetcher
+    from aggregator.tagging import ItemTagger
+
+    config = load_config(config_path)
+    if source_id:
+        spec = _select(effective_sources(config), (source_id,))[0]
+    elif url:
+        select = None
+        if selectors:
+            pairs = dict(s.split("=", 1) for s in selectors if "=" in s)
+            select = Selectors.model_validate(pairs)
+        spec = SourceSpec(id="preview", url=url, kind=kind, visibility=visibility,  # type: ignore[arg-type]
+                          every=timedelta(hours=1), select=select)
+    else:
+        raise click.UsageError("give a SOURCE_ID from config.yaml or --url")
+
+    async def run():  # type: ignore[no-untyped-def]
+        fetcher = Fetcher(config.fetch)
+        try:
+            return await fetcher.fetch(spec, etag=None, last_modified=None)
+        finally:
+            await fetcher.aclose()
+
+    result = asyncio.run(run())
+    if result.status == "error":
+        click.echo(f"{spec.id}: {result.error}", err=True)
+        sys.exit(1)
+    tags = ItemTagger(config).tag(spec, result.items) if result.items else []
+    for item, item_tags in zip(result.items, tags, strict=True):
+        prospects = sorted({t[1] for t in item_tags if t[0] == "prospect"})
+        stages = sorted({t[1] for t in item_tags if t[0] == "stage"})
+        if as_json:
+            click.echo(json.dumps({"key": item.key, "title": item.title, "link": item.link,
+                                   "published": item.published.isoformat() if item.published else None,
+                                   "prospects": prospects, "stages": stages}))
+        else:
+            date = item.published.date().isoformat() if item.published else "no date"
+            click.echo(f"- {item.title}\n  {item.link or '(no link)'}  [{date}]  "
+                       f"prospects: {', '.join(prospects) or '-'}  stages: {', '.join(stages) or '-'}")
+    if not as_json:
+        click.echo(f"{len(result.items)} item(s) from {spec.id} ({spec.visibility}); nothing was stored")
+
+
+@click.command()
+@config_option
+def retag(config_path: Path) -> None:
+    """Re-tag every stored item with the current config and model."""
+    from rich.progress import Progress
+
+    from aggregator.tagging import ItemTagger
+
+    runtime = open_runtime(config_path)
+    tagger = ItemTagger(runtime.config)
+    total = runtime.storage.count_items()
+    with Progress(transient=True) as progress:
+        task = progress.add_task("re-tagging", total=total)
+        done = runtime.storage.retag(lambda sid, items: tagger.tag(runtime.holder.source(sid), items),
+                                     progress=lambda n: progress.advance(task, n))
+    runtime.close()
+    click.echo(f"re-tagged {done} items")
+
+
+COMMANDS = [check, serve, worker, fetch, sources, preview, retag]

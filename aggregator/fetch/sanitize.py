@@ -1,0 +1,131 @@
+"""The one HTML sanitising policy (nh3), and plain text for the classifier.
+
+Everything that came from a source passes through here before it is stored: text is
+capped in size and nesting depth *before* nh3 sees it (so hostile input costs bounded
+work), NUL and XML-invalid characters are stripped (they break XML outputs and
+databases), links keep only http/https (nh3 decodes entities first, so encoded
+``javascript:`` variants are caught), and scripts, styles and event handlers go.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import urljoin, urlsplit
+
+import nh3
+
+MAX_HTML_CHARS = 200_000
+MAX_TEXT_CHARS = 50_000
+MAX_TITLE_CHARS = 500
+MAX_SHORT_CHARS = 300  # author and similar one-line fields
+MAX_URL_CHARS = 2_048
+MAX_DEPTH = 64
+
+TAGS = frozenset(
+    {
+        "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "dfn", "div",
+        "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
+        "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "samp", "small", "span",
+        "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "time", "tr", "u",
+        "ul",
+    }
+)  # fmt: skip
+ATTRIBUTES = {
+    "a": {"href", "title"},
+    "abbr": {"title"},
+    "blockquote": {"cite"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "q": {"cite"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "time": {"datetime"},
+}
+URL_SCHEMES = frozenset({"http", "https"})
+_DROP_WITH_CONTENT = {"script", "style", "noscript", "template", "iframe", "object", "svg", "math"}
+
+# C0 controls except tab/LF/CR, surrogates, U+FFFE/U+FFFF: not allowed in XML 1.0.
+_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_WS = re.compile(r"\s+")
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]*?(/?)>")
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"}
+)
+_BLOCK = re.compile(
+    r"<(?:/?(?:p|div|br|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|pre|dd|dt|dl|figure|figcaption|hr|section|article)\b)",
+    re.I,
+)
+
+
+def strip_invalid(text: str) -> str:
+    """Remove NUL and other characters XML 1.0 cannot carry."""
+    return _INVALID.sub("", text)
+
+
+def _cap_depth(markup: str, max_depth: int) -> str:
+    """Cut ``markup`` where element nesting would exceed ``max_depth`` (cheap, regex based)."""
+    depth = 0
+    for match in _TAG.finditer(markup):
+        closing, name, self_closing = match.group(1), match.group(2).lower(), match.group(3)
+        if closing:
+            depth = max(depth - 1, 0)
+        elif not self_closing and name not in _VOID:
+            depth += 1
+            if depth > max_depth:
+                return markup[: match.start()]
+    return markup
+
+
+def safe_url(url: str | None, base: str | None = None) -> str | None:
+    """An absolute http(s) URL, or None: resolves against ``base`` and refuses other schemes."""
+    if not url:
+        return None
+    url = _WS.sub("", strip_invalid(url))[:MAX_URL_CHARS]
+    if not url:
+        return None
+    try:
+        absolute = urljoin(base, url) if base else url
+        parts = urlsplit(absolute)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in URL_SCHEMES or not parts.netloc:
+        return None
+    return absolute
+
+
+def clean_html(markup: str, base_url: str | None = None, *, limit: int = MAX_HTML_CHARS) -> str:
+    """Sanitised HTML: allowlisted tags/attributes, http(s) links resolved against ``base_url``."""
+    markup = _cap_depth(strip_invalid(markup[:limit]), MAX_DEPTH)
+    base = safe_url(base_url)
+    relative: object = ("rewrite_with_base", base) if base else "deny"
+    return nh3.clean(
+        markup,
+        tags=set(TAGS),
+        clean_content_tags=_DROP_WITH_CONTENT,
+        attributes={k: set(v) for k, v in ATTRIBUTES.items()},
+        url_schemes=set(URL_SCHEMES),
+        url_relative=relative,  # type: ignore[arg-type]
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def html_to_text(markup: str, *, limit: int = MAX_TEXT_CHARS) -> str:
+    """Plain text of an HTML fragment: tags dropped, entities decoded, whitespace collapsed."""
+    markup = _cap_depth(strip_invalid(markup[:MAX_HTML_CHARS]), MAX_DEPTH)
+    markup = _BLOCK.sub(lambda m: " " + m.group(0), markup)
+    stripped = nh3.clean(markup, tags=set(), clean_content_tags=_DROP_WITH_CONTENT, strip_comments=True)
+    return clean_text(html.unescape(stripped), limit=limit)
+
+
+def clean_text(text: str | None, *, limit: int = MAX_TEXT_CHARS) -> str:
+    """One-line plain text: invalid characters stripped, whitespace collapsed, capped."""
+    if not text:
+        return ""
+    return _WS.sub(" ", strip_invalid(text[: limit * 2])).strip()[:limit]
+
+
+def text_to_html(text: str) -> str:
+    """Plain text as safe HTML paragraphs (for sources that only give text)."""
+    paragraphs = [p.strip() for p in strip_invalid(text[:MAX_HTML_CHARS]).split("\n\n") if p.strip()]
+    return "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)

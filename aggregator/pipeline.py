@@ -1,0 +1,112 @@
+"""One source end to end: fetch → parse → sanitise → tag → store → record health.
+
+``run_source`` never raises for a bad source: every failure becomes a
+``FetchOutcome`` with an error message, so one broken source never stops a pass.
+Items are committed *before* the new ETag is stored, so a crash between the two
+makes the next pass refetch rather than lose anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+from aggregator.config.schema import FetchSettings
+from aggregator.runtime import Runtime
+from aggregator.schedule import next_due
+from aggregator.storage import SourceRow
+from aggregator.types import FetchOutcome, FetchResult, SourceSpec
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    """Runs fetch passes for a runtime with one shared Fetcher (and its politeness state)."""
+
+    def __init__(self, runtime: Runtime, *, rng: random.Random | None = None) -> None:
+        from aggregator.fetch import Fetcher
+
+        self.runtime = runtime
+        self.settings: FetchSettings = runtime.config.fetch
+        self.fetcher = Fetcher(self.settings)
+        self.rng = rng or random.Random()
+        self._tagger = None
+        self._tagger_config = None
+        self._store_lock = asyncio.Lock()  # SQLite has one writer; PostgreSQL doesn't mind
+
+    async def aclose(self) -> None:
+        await self.fetcher.aclose()
+
+    def tagger(self):  # type: ignore[no-untyped-def]
+        """The tagger for the configuration in force, rebuilt after a reload."""
+        from aggregator.tagging import ItemTagger
+
+        config = self.runtime.config
+        if self._tagger is None or self._tagger_config is not config:
+            self._tagger = ItemTagger(config)
+            self._tagger_config = config
+        return self._tagger
+
+    async def run_source(self, spec: SourceSpec) -> FetchOutcome:
+        storage, now = self.runtime.storage, self.runtime.clock()
+        try:
+            state = await asyncio.to_thread(storage.source, spec.id)
+            result = await self._fetch(spec, state)
+            counts_new = counts_updated = 0
+            if result.status == "ok" and result.items:
+                tagger = self.tagger()
+                async with self._store_lock:
+                    counts = await asyncio.to_thread(
+                        storage.store_items, spec.id, spec.visibility, result.items, now,
+                        lambda _sid, items: tagger.tag(spec, items))
+                counts_new, counts_updated = counts.new, counts.updated
+            failures = (state.consecutive_failures if state else 0) + (result.status == "error")
+            due = next_due(now, spec.every, status=result.status, consecutive_failures=failures,
+                           backoff_max=self.settings.backoff_max, jitter=self.settings.jitter,
+                           retry_after=result.retry_after, rng=self.rng)
+            async with self._store_lock:
+                await asyncio.to_thread(
+                    storage.record_attempt, spec.id, now=now, status=result.status,
+                    http_status=result.http_status, error=result.error, next_due=due,
+                    etag=result.etag, last_modified=result.last_modified)
+            return FetchOutcome(spec.id, result.status, counts_new, counts_updated, result.error)
+        except Exception as exc:  # a bug or a database hiccup for one source stays with that source
+            log.exception("source %s failed unexpectedly", spec.id)
+            message = f"internal error: {type(exc).__name__}: {exc}"[:500]
+            try:
+                due = now + timedelta(minutes=5)
+                await asyncio.to_thread(storage.record_attempt, spec.id, now=now, status="error",
+                                        http_status=None, error=message, next_due=due)
+            except Exception:
+                log.exception("cannot record the failure of %s", spec.id)
+            return FetchOutcome(spec.id, "error", error=message)
+
+    async def _fetch(self, spec: SourceSpec, state: SourceRow | None) -> FetchResult:
+        if state is None:
+            return await self.fetcher.fetch(spec, etag=None, last_modified=None)
+        return await self.fetcher.fetch(spec, etag=state.etag, last_modified=state.last_modified,
+                                        previous_hash=state.content_hash)
+
+    async def run_pass(self, specs: Iterable[SourceSpec],
+                       on_done: Callable[[FetchOutcome], None] | None = None) -> list[FetchOutcome]:
+        """Fetch the given sources concurrently (the Fetcher enforces global and per-host limits)."""
+
+        async def one(spec: SourceSpec) -> FetchOutcome:
+            outcome = await self.run_source(spec)
+            if on_done:
+                on_done(outcome)
+            return outcome
+
+        return list(await asyncio.gather(*(one(s) for s in specs)))
+
+    async def run_due(self, owner: str, lease: timedelta, limit: int = 200) -> list[FetchOutcome]:
+        """Claim due sources (a lease in the database) and fetch them."""
+        now = self.runtime.clock()
+        ids = await asyncio.to_thread(self.runtime.storage.claim_due, owner, now, lease, limit)
+        specs = [s for s in (self.runtime.holder.source(i) for i in ids) if s is not None]
+        for missing in set(ids) - {s.id for s in specs}:
+            await asyncio.to_thread(self.runtime.storage.release, missing, owner)
+        return await self.run_pass(specs)

@@ -1,0 +1,127 @@
+"""Long-running processes: `serve` (web + scheduler) and `worker` (fetch only).
+
+APScheduler drives two periodic jobs: *dispatch*, which claims due sources from the
+database (a lease, so several workers on PostgreSQL never take the same source)
+and starts their fetches, and *reload*, which picks up edits of config.yaml.
+Per-source intervals live in the database as ``next_due`` times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from aggregator.pipeline import Pipeline
+from aggregator.runtime import Runtime
+from aggregator.types import FetchOutcome
+
+log = logging.getLogger(__name__)
+
+
+def owner_id() -> str:
+    """A name for this process in lease columns: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Dispatcher:
+    """Keeps up to ``capacity`` fetches in flight, claiming due sources as room frees up."""
+
+    def __init__(self, runtime: Runtime, *, owner: str | None = None, capacity: int | None = None) -> None:
+        self.runtime = runtime
+        self.pipeline = Pipeline(runtime)
+        self.owner = owner or owner_id()
+        settings = runtime.config.fetch
+        self.capacity = capacity or settings.concurrency * 2
+        # A lease outlives the hard deadline of a fetch, so only a dead worker's lease expires.
+        self.lease = settings.deadline + timedelta(seconds=60)
+        self.in_flight: set[asyncio.Task[FetchOutcome]] = set()
+        self.completed = 0
+
+    async def dispatch(self) -> int:
+        """Claim and start what is due; returns how many fetches were started."""
+        room = self.capacity - len(self.in_flight)
+        if room <= 0:
+            return 0
+        storage, now = self.runtime.storage, self.runtime.clock()
+        ids = await asyncio.to_thread(storage.claim_due, self.owner, now, self.lease, room)
+        started = 0
+        for source_id in ids:
+            spec = self.runtime.holder.source(source_id)
+            if spec is None:
+                await asyncio.to_thread(storage.release, source_id, self.owner)
+                continue
+            task = asyncio.create_task(self.pipeline.run_source(spec), name=f"fetch {source_id}")
+            self.in_flight.add(task)
+            task.add_done_callback(self._done)
+            started += 1
+        return started
+
+    def _done(self, task: asyncio.Task[FetchOutcome]) -> None:
+        self.in_flight.discard(task)
+        self.completed += 1
+        if not task.cancelled() and task.exception() is None:
+            outcome = task.result()
+            if outcome.status == "error":
+                log.info("source %s failed: %s", outcome.source, outcome.error)
+
+    async def drain(self, timeout: float = 10) -> None:
+        """Let running fetches finish (each commits its own items) or cancel them."""
+        if self.in_flight:
+            _done, pending = await asyncio.wait(self.in_flight, timeout=timeout)
+            for task in pending:
+                task.cancel()
+        await self.pipeline.aclose()
+
+
+def make_scheduler(runtime: Runtime, dispatcher: Dispatcher | None, *, tick: float = 2.0) -> AsyncIOScheduler:
+    """The in-process scheduler: dispatch every ``tick`` seconds, config reload every 2 s."""
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    if dispatcher is not None:
+        scheduler.add_job(dispatcher.dispatch, "interval", seconds=tick, id="dispatch",
+                          max_instances=1, coalesce=True, next_run_time=runtime.clock())
+    scheduler.add_job(lambda: asyncio.to_thread(runtime.holder.reload_if_changed), "interval",
+                      seconds=2, id="reload", max_instances=1, coalesce=True)
+    return scheduler
+
+
+async def serve(runtime: Runtime, host: str, port: int, *, fetch: bool = True) -> None:
+    """Web app and scheduler in one process; SIGTERM/SIGINT stop both cleanly."""
+    import uvicorn
+
+    from web.app import create_app
+
+    app = create_app(runtime)
+    dispatcher = Dispatcher(runtime) if fetch else None
+    if dispatcher is not None and runtime.storage.dialect == "sqlite":
+        # Single-process default: leases left by a killed predecessor are ours to reclaim.
+        await asyncio.to_thread(runtime.storage.release_all)
+    scheduler = make_scheduler(runtime, dispatcher)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None,
+                                           access_log=True, lifespan="on"))
+    scheduler.start()
+    try:
+        await server.serve()
+    finally:
+        scheduler.shutdown(wait=False)
+        if dispatcher is not None:
+            await dispatcher.drain()
+        runtime.close()
+
+
+async def work(runtime: Runtime, *, stop: asyncio.Event, tick: float = 1.0) -> None:
+    """Fetch-only loop for `funnelfeed worker`: many of these share one PostgreSQL database."""
+    dispatcher = Dispatcher(runtime)
+    scheduler = make_scheduler(runtime, dispatcher, tick=tick)
+    scheduler.start()
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
+        await dispatcher.drain()
+        runtime.close()

@@ -1,0 +1,78 @@
+"""Glue between the classifiers package and stored items.
+
+Builds a ``classifiers.Tagger`` from the configuration in force and the trained
+model, and turns its answer into storage tags. The source's own ``prospects:``
+rule and an export's account column are applied here, because only the
+aggregator knows about sources.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from aggregator.config.schema import Config, ProspectConfig
+from aggregator.storage import Tag
+from aggregator.types import ItemData, SourceSpec
+
+log = logging.getLogger(__name__)
+
+
+def profiles_from_config(config: Config) -> list:  # type: ignore[type-arg]
+    from classifiers import ProspectProfile
+
+    return [
+        ProspectProfile(id=p.id, name=p.name, aliases=tuple(p.aliases), domains=tuple(p.domains),
+                        people=tuple(p.people), keywords=tuple(p.keywords),
+                        negative_keywords=tuple(p.negative_keywords))
+        for p in config.prospects
+    ]
+
+
+def resolve_account(hint: str | None, prospects: Sequence[ProspectConfig]) -> str | None:
+    """An export's account column (id, name or alias, any case) → prospect id."""
+    if not hint:
+        return None
+    wanted = hint.strip().casefold()
+    for p in prospects:
+        if wanted in {p.id.casefold(), p.name.casefold(), *(a.casefold() for a in p.aliases)}:
+            return p.id
+    return None
+
+
+class ItemTagger:
+    """Tags items for one configuration; rebuilt when config or model changes."""
+
+    def __init__(self, config: Config, model_path: str | Path | None = None) -> None:
+        from classifiers import Tagger, load_model
+
+        self.config = config
+        path = Path(model_path or config.classifier.model_path)
+        model = None
+        try:
+            model = load_model(path) if path.exists() else None
+        except Exception as exc:  # a broken model file must not stop fetching
+            log.error("cannot load the stage model %s (%s); using the shipped seed model", path, exc)
+        self._tagger = Tagger(profiles_from_config(config), model,
+                              min_prospect_score=config.classifier.min_prospect_score)
+        self._lock = threading.Lock()
+
+    def tag(self, spec: SourceSpec | None, items: Sequence[ItemData]) -> list[list[Tag]]:
+        from classifiers import TextItem
+
+        source_prospects = tuple(spec.prospects) if spec else ()
+        texts = [TextItem(id=i.key, title=i.title, summary=i.text, link=i.link or "",
+                          source_prospects=source_prospects) for i in items]
+        with self._lock:  # sklearn objects are not guaranteed thread-safe
+            results = self._tagger.tag_many(texts)
+        out: list[list[Tag]] = []
+        for data, result in zip(items, results, strict=True):
+            tags: list[Tag] = [("prospect", pid, t.score, t.origin) for pid, t in result.prospects.items()]
+            account = resolve_account(data.prospect_hint, self.config.prospects)
+            if account:
+                tags = [t for t in tags if t[1] != account] + [("prospect", account, 1.0, "export")]
+            tags.extend(("stage", stage, score, "model") for stage, score in result.stages.items())
+            out.append(tags)
+        return out
