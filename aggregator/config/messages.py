@@ -114,6 +114,9 @@ def problems_from_validation(
             msg += did_you_mean(str(given), [a for a in allowed if a])
         elif kind == "value_error":
             msg = msg.removeprefix("Value error, ")
+        elif kind == "string_type" and isinstance(err.get("input"), int | float | bool):
+            msg = (f"expected text but YAML read {err.get('input')!r}; put the value in quotes "
+                   "to keep it exactly as written")
         elif kind.endswith("_type") or kind.endswith("_parsing"):
             msg = f"{msg} (got {err.get('input')!r})"
         problems.append(ConfigProblem(loaded.path, line, col, key_path(loc), msg))
