@@ -13,6 +13,7 @@ import logging
 import random
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from aggregator.config.schema import FetchSettings
 from aggregator.runtime import Runtime
@@ -54,7 +55,10 @@ class Pipeline:
         storage, now = self.runtime.storage, self.runtime.clock()
         try:
             state = await asyncio.to_thread(storage.source, spec.id)
-            result = await self._fetch(spec, state)
+            if await self._host_budget_allows(spec):
+                result = await self._fetch(spec, state)
+            else:
+                result = FetchResult(spec.id, "deferred")
             counts_new = counts_updated = 0
             if result.status == "ok" and result.items:
                 tagger = self.tagger()
@@ -83,6 +87,14 @@ class Pipeline:
             except Exception:
                 log.exception("cannot record the failure of %s", spec.id)
             return FetchOutcome(spec.id, "error", error=message)
+
+    async def _host_budget_allows(self, spec: SourceSpec) -> bool:
+        """On PostgreSQL, the per-host request budget is shared by every worker process."""
+        host = urlsplit(spec.url).hostname
+        if self.runtime.storage.dialect == "sqlite" or not host:
+            return True  # one process: the Fetcher's own budget is the whole truth
+        return await asyncio.to_thread(self.runtime.storage.take_host_slot, host, self.runtime.clock(),
+                                       self.settings.per_host_per_minute)
 
     async def _fetch(self, spec: SourceSpec, state: SourceRow | None) -> FetchResult:
         if state is None:

@@ -38,8 +38,9 @@ class Dispatcher:
         self.owner = owner or owner_id()
         settings = runtime.config.fetch
         self.capacity = capacity or settings.concurrency * 2
-        # A lease outlives the hard deadline of a fetch, so only a dead worker's lease expires.
-        self.lease = settings.deadline + timedelta(seconds=60)
+        # A lease outlives the hard deadline of a fetch (twice over, plus queueing slack),
+        # so only a dead worker's lease ever expires.
+        self.lease = settings.deadline * 2 + timedelta(seconds=5)
         self.in_flight: set[asyncio.Task[FetchOutcome]] = set()
         self.completed = 0
 

@@ -89,9 +89,9 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None) -> ParsedFeed
         return parse_json_feed(body)
     if looks_like_html(body):
         raise html_error(body)
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
+    # Without a Content-Type, pass no headers at all: feedparser's charset fallbacks differ
+    # when headers are present, and relative links are resolved by build_items anyway.
+    headers = {"content-type": content_type, "content-location": url} if content_type else None
     result = feedparser.parse(
         io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=True
     )

@@ -6,10 +6,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import Session, select
 
 from aggregator.storage.engine import aware, is_sqlite
-from aggregator.storage.models import SourceRow
+from aggregator.storage.models import HostSlotRow, SourceRow
 from aggregator.types import SourceSpec
 
 
@@ -131,3 +132,31 @@ class SourcesMixin:
         with Session(self.engine) as session:
             session.execute(update(SourceRow).values(lease_owner=None, lease_until=None))
             session.commit()
+
+    def take_host_slot(self, host: str, now: datetime, per_minute: int) -> bool:
+        """Use one request of ``host``'s per-minute budget, shared by every worker process.
+
+        The row lock (``FOR UPDATE``) serialises workers on PostgreSQL; returns False
+        when this minute's budget is spent, and the caller defers the fetch.
+        """
+        with Session(self.engine) as session:
+            query = select(HostSlotRow).where(HostSlotRow.host == host)
+            if not is_sqlite(self.engine):
+                session.execute(
+                    pg_insert(HostSlotRow).values(host=host, window_start=now, used=0)
+                    .on_conflict_do_nothing(index_elements=["host"])
+                )
+                query = query.with_for_update()
+            row = session.exec(query).first()
+            if row is None:
+                row = HostSlotRow(host=host, window_start=now, used=0)
+            start = aware(row.window_start)
+            if start is None or now - start >= timedelta(minutes=1):
+                row.window_start, row.used = now, 0
+            if row.used >= per_minute:
+                session.rollback()
+                return False
+            row.used += 1
+            session.add(row)
+            session.commit()
+            return True

@@ -105,3 +105,12 @@ def test_migrations_are_idempotent(db_url: str) -> None:
     storage = open_storage(db_url)  # second start: nothing to do, nothing lost
     storage.sync_sources([spec("a")], NOW)
     storage.close()
+
+
+def test_host_budget_is_shared(db_url: str) -> None:
+    first, second = open_storage(db_url), open_storage(db_url)  # two "workers"
+    taken = [s.take_host_slot("news.example", NOW, 5) for s in (first, second) * 4]
+    assert taken.count(True) == 5
+    assert first.take_host_slot("news.example", NOW + timedelta(minutes=1), 5)
+    first.close()
+    second.close()

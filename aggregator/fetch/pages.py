@@ -1,0 +1,154 @@
+"""Plain web pages: CSS-selector scraping, feed discovery, or the page watched as one item.
+
+Selector syntax: a CSS selector, optionally followed by ``@attribute`` to take an
+attribute instead of the text (``a@href``, ``time@datetime``); ``@href`` alone reads
+the item element itself. Relative links resolve against the page's final URL (or its
+``<base href>``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.message import Message
+from urllib.parse import urljoin
+
+from bs4 import BeautifulSoup, Tag
+from soupsieve import SelectorSyntaxError
+
+from aggregator.config.schema import Selectors
+from aggregator.fetch.errors import ParseError
+from aggregator.fetch.items import RawItem
+from aggregator.fetch.sanitize import clean_text, safe_url
+
+_ATTR = re.compile(r"^(?P<css>.*?)\s*@(?P<attr>[A-Za-z_:][-A-Za-z0-9_:.]*)$")
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json")
+MAX_PAGE_ITEMS = 500
+
+
+@dataclass(frozen=True)
+class ParsedPage:
+    """Items found on a page, its title, and a discovered feed URL to fetch instead."""
+
+    entries: list[RawItem]
+    title: str | None
+    feed_url: str | None = None
+
+
+def charset_of(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type header, if any."""
+    if not content_type:
+        return None
+    message = Message()
+    message["content-type"] = content_type
+    charset = message.get_param("charset")
+    return charset if isinstance(charset, str) else None
+
+
+def soup_of(body: bytes, content_type: str | None) -> BeautifulSoup:
+    """Parse HTML bytes with lxml, trusting the header charset first, then the page's own."""
+    return BeautifulSoup(body, "lxml", from_encoding=charset_of(content_type))
+
+
+def base_of(soup: BeautifulSoup, url: str) -> str:
+    """The URL relative links resolve against: ``<base href>`` if present, else the page URL."""
+    base = soup.find("base", href=True)
+    if isinstance(base, Tag):
+        resolved = safe_url(str(base["href"]), url)
+        if resolved:
+            return resolved
+    return url
+
+
+def discover_feed(soup: BeautifulSoup, base: str) -> str | None:
+    """The first ``<link rel=alternate>`` feed of the page (RSS, Atom or JSON Feed)."""
+    for link in soup.find_all("link", href=True):
+        rel = link.get("rel") or []
+        rels = [r.lower() for r in (rel if isinstance(rel, list) else str(rel).split())]
+        kind = str(link.get("type", "")).split(";")[0].strip().lower()
+        if "alternate" in rels and kind in FEED_TYPES:
+            url = safe_url(str(link["href"]), base)
+            if url:
+                return url
+    return None
+
+
+def _split(selector: str) -> tuple[str, str | None]:
+    match = _ATTR.match(selector.strip())
+    if match:
+        return match.group("css"), match.group("attr")
+    return selector.strip(), None
+
+
+def _select_one(element: Tag, selector: str | None, *, html: bool = False) -> str | None:
+    if not selector:
+        return None
+    css, attr = _split(selector)
+    try:
+        found = element.select_one(css) if css else element
+    except SelectorSyntaxError as exc:
+        raise ParseError(f"the CSS selector {selector!r} is not valid") from exc
+    if found is None:
+        return None
+    if attr:
+        value = found.get(attr)
+        if isinstance(value, list):
+            value = " ".join(value)
+        return value
+    return found.decode_contents() if html else found.get_text(" ", strip=True)
+
+
+def _page_title(soup: BeautifulSoup) -> str | None:
+    return clean_text(soup.title.get_text(" ", strip=True), limit=500) if soup.title else None
+
+
+def scrape(soup: BeautifulSoup, select: Selectors, base: str) -> list[RawItem]:
+    """One RawItem per element matching ``select.item``; an item selector matching nothing is an error."""
+    try:
+        elements = soup.select(select.item, limit=MAX_PAGE_ITEMS)
+    except SelectorSyntaxError as exc:
+        raise ParseError(f"the CSS selector {select.item!r} is not valid") from exc
+    if not elements:
+        raise ParseError(f"the item selector {select.item!r} matched nothing on the page (did the page change?)")
+    entries = []
+    for element in elements:
+        title = _select_one(element, select.title) if select.title else None
+        if title is None:
+            heading = element.find(["h1", "h2", "h3", "h4", "a"])
+            title = heading.get_text(" ", strip=True) if heading else element.get_text(" ", strip=True)[:200]
+        link = _select_one(element, select.link or "a@href")
+        summary = _select_one(element, select.summary, html=True) if select.summary else None
+        entries.append(
+            RawItem(
+                title=title,
+                link=urljoin(base, link) if link else None,
+                content_html=summary if summary is not None else "",
+                published=_select_one(element, select.date),
+            )
+        )
+    return entries
+
+
+def parse_page(body: bytes, *, url: str, content_type: str | None, select: Selectors | None) -> ParsedPage:
+    """Items of a page by ``select``; without selectors, a discovered feed or the page as one item."""
+    if not body.strip():
+        raise ParseError("the page is empty")
+    soup = soup_of(body, content_type)
+    base = base_of(soup, url)
+    title = _page_title(soup)
+    if select is not None:
+        return ParsedPage(scrape(soup, select, base), title)
+    feed_url = discover_feed(soup, base)
+    if feed_url:
+        return ParsedPage([], title, feed_url)
+    for tag in soup(["script", "style", "noscript", "template"]):
+        tag.decompose()
+    root = soup.body or soup
+    text = root.get_text("\n", strip=True)
+    # The page's visible text, as paragraphs: markup churn (nonces, ads) does not change the hash.
+    content = "".join(f"<p>{_escape(line)}</p>" for line in text.splitlines() if line.strip())
+    return ParsedPage([RawItem(title=title or url, link=url, content_html=content, guid=url)], title)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
