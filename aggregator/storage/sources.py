@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, or_, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import Session, select
 
@@ -21,6 +21,8 @@ class SourcesMixin:
         """Make the sources table match config; sources removed from config keep their items."""
         wanted = {s.id: s for s in specs}
         with Session(self.engine) as session:
+            if not is_sqlite(self.engine):  # several workers may start at once
+                session.execute(text("SELECT pg_advisory_xact_lock(7240134)"))
             rows = {r.id: r for r in session.exec(select(SourceRow)).all()}
             for spec in specs:
                 row = rows.get(spec.id)
