@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from aggregator.config.schema import FetchSettings
 from aggregator.runtime import Runtime
 from aggregator.schedule import next_due
-from aggregator.storage import SourceRow
-from aggregator.types import FetchOutcome, FetchResult, SourceSpec
+from aggregator.storage import SourceRow, Tag, TagFunction
+from aggregator.types import FetchOutcome, FetchResult, ItemData, SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +42,33 @@ class Pipeline:
         await self.fetcher.aclose()
 
     def tagger(self):  # type: ignore[no-untyped-def]
-        """The tagger for the configuration in force, rebuilt after a reload."""
+        """The tagger for the configuration in force, rebuilt (once) after a reload."""
         from aggregator.tagging import ItemTagger
 
         config = self.runtime.config
-        if self._tagger is None or self._tagger_config is not config:
-            self._tagger = ItemTagger(config)
+        if self._tagger_config is not config:
             self._tagger_config = config
+            self._tagger = None
+            self._tagger = ItemTagger(config)
         return self._tagger
+
+    def _tag_function(self, spec: SourceSpec) -> TagFunction:
+        """Tags for new items; if tagging breaks, items are still stored (with the source's rule only)."""
+        try:
+            tagger = self.tagger()
+        except Exception:
+            log.exception("the tagger cannot be built; storing items with source-rule tags only")
+            tagger = None  # not retried until the configuration changes
+
+        def tag(_source_id: str, items: Sequence[ItemData]) -> list[list[Tag]]:
+            if tagger is not None:
+                try:
+                    return tagger.tag(spec, items)
+                except Exception:
+                    log.exception("tagging failed for %s; storing with source-rule tags only", spec.id)
+            return [[("prospect", p, 1.0, "source") for p in spec.prospects] for _ in items]
+
+        return tag
 
     async def run_source(self, spec: SourceSpec) -> FetchOutcome:
         storage, now = self.runtime.storage, self.runtime.clock()
@@ -61,11 +80,10 @@ class Pipeline:
                 result = FetchResult(spec.id, "deferred")
             counts_new = counts_updated = 0
             if result.status == "ok" and result.items:
-                tagger = self.tagger()
+                tag = self._tag_function(spec)
                 async with self._store_lock:
                     counts = await asyncio.to_thread(
-                        storage.store_items, spec.id, spec.visibility, result.items, now,
-                        lambda _sid, items: tagger.tag(spec, items))
+                        storage.store_items, spec.id, spec.visibility, result.items, now, tag)
                 counts_new, counts_updated = counts.new, counts.updated
             failures = (state.consecutive_failures if state else 0) + (result.status == "error")
             due = next_due(now, spec.every, status=result.status, consecutive_failures=failures,

@@ -86,8 +86,11 @@ def make_scheduler(runtime: Runtime, dispatcher: Dispatcher | None, *, tick: flo
     if dispatcher is not None:
         scheduler.add_job(dispatcher.dispatch, "interval", seconds=tick, id="dispatch",
                           max_instances=1, coalesce=True, next_run_time=runtime.clock())
-    scheduler.add_job(lambda: asyncio.to_thread(runtime.holder.reload_if_changed), "interval",
-                      seconds=2, id="reload", max_instances=1, coalesce=True)
+
+    async def reload() -> None:
+        await asyncio.to_thread(runtime.holder.reload_if_changed)
+
+    scheduler.add_job(reload, "interval", seconds=2, id="reload", max_instances=1, coalesce=True)
     return scheduler
 
 

@@ -89,9 +89,11 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None) -> ParsedFeed
         return parse_json_feed(body)
     if looks_like_html(body):
         raise html_error(body)
-    # Without a Content-Type, pass no headers at all: feedparser's charset fallbacks differ
-    # when headers are present, and relative links are resolved by build_items anyway.
-    headers = {"content-type": content_type, "content-location": url} if content_type else None
+    # Only the Content-Type is passed: with a content-location feedparser resolves even
+    # guids as relative URLs (so keys would change when a feed moves); build_items
+    # resolves links against the final URL instead. Without a Content-Type no headers
+    # at all, since feedparser's charset fallbacks differ when any header is present.
+    headers = {"content-type": content_type} if content_type else None
     result = feedparser.parse(
         io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=True
     )
@@ -138,7 +140,8 @@ def _entry(entry: Any) -> RawItem:
         link=entry.get("link"),
         content_html=content,
         published=entry.get("published_parsed") or entry.get("created_parsed"),
-        updated=entry.get("updated_parsed"),
+        # dict.get: FeedParserDict.get("updated_parsed") warns and falls back to published.
+        updated=dict.get(entry, "updated_parsed"),
         author=entry.get("author"),
         guid=entry.get("id"),
     )

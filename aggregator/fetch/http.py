@@ -174,7 +174,9 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
-def build_client(*, allowed: tuple[IPNetwork, ...], timeout: float, concurrency: int, contact: str) -> httpx.AsyncClient:
+def build_client(
+    *, allowed: tuple[IPNetwork, ...], timeout: float, concurrency: int, contact: str
+) -> httpx.AsyncClient:
     """The one AsyncClient a Fetcher owns: no env proxies, no auto-redirects, our timeouts."""
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
     return httpx.AsyncClient(

@@ -43,11 +43,44 @@ EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
 MAX_GUID_CHARS = 512
 
 _STOPWORDS = frozenset(
-    "a an and are as at be by for from has have in is it its of on or that the this to was were "
-    "will with after over new says said".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "were",
+        "will",
+        "with",
+        "after",
+        "over",
+        "new",
+        "says",
+        "said",
+    ]
 )
 _NON_WORD = re.compile(r"[^\w]+")
-_SUFFIX = re.compile(r"\s+(?:[-|–—:·])\s+(?P<suffix>[^-|–—:·]{1,60})$")
+_SEPARATORS = "-|:\u00b7\u2013\u2014"  # hyphen, bar, colon, middle dot, en and em dash
+_SUFFIX = re.compile(rf"\s+[{_SEPARATORS}]\s+(?P<suffix>[^{_SEPARATORS}]{{1,60}})$")
 
 
 def canonical_link(url: str | None) -> str | None:
@@ -178,7 +211,8 @@ def parse_date_text(text: str) -> datetime | None:
     parsed = _parse_date(text)
     if parsed is None:
         return None
+    year, month, day, hour, minute, second = parsed[:6]
     try:
-        return datetime(*parsed[:6], tzinfo=UTC)
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except (ValueError, OverflowError):
         return None

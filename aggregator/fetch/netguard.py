@@ -143,7 +143,11 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         addresses = await resolve(host, port)
         policy.check(host, addresses)
         return await self._inner.connect_tcp(
-            str(addresses[0]), port, timeout=timeout, local_address=local_address, socket_options=socket_options
+            str(addresses[0]),
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
         )
 
     async def connect_unix_socket(

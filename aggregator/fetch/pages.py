@@ -63,8 +63,8 @@ def base_of(soup: BeautifulSoup, url: str) -> str:
 def discover_feed(soup: BeautifulSoup, base: str) -> str | None:
     """The first ``<link rel=alternate>`` feed of the page (RSS, Atom or JSON Feed)."""
     for link in soup.find_all("link", href=True):
-        rel = link.get("rel") or []
-        rels = [r.lower() for r in (rel if isinstance(rel, list) else str(rel).split())]
+        rel: object = link.get("rel") or []
+        rels = [str(r).lower() for r in (rel if isinstance(rel, list) else str(rel).split())]
         kind = str(link.get("type", "")).split(";")[0].strip().lower()
         if "alternate" in rels and kind in FEED_TYPES:
             url = safe_url(str(link["href"]), base)
@@ -109,7 +109,9 @@ def scrape(soup: BeautifulSoup, select: Selectors, base: str) -> list[RawItem]:
     except SelectorSyntaxError as exc:
         raise ParseError(f"the CSS selector {select.item!r} is not valid") from exc
     if not elements:
-        raise ParseError(f"the item selector {select.item!r} matched nothing on the page (did the page change?)")
+        raise ParseError(
+            f"the item selector {select.item!r} matched nothing on the page (did the page change?)"
+        )
     entries = []
     for element in elements:
         title = _select_one(element, select.title) if select.title else None

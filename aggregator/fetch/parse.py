@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from aggregator.fetch.errors import NotAFeed
 from aggregator.fetch.exports import parse_export
 from aggregator.fetch.feeds import html_error, looks_like_html, parse_feed
 from aggregator.fetch.items import build_items
@@ -47,22 +48,25 @@ def parse_document(
     now = now or utc_now()
     if spec.kind == "export":
         export = parse_export(body, url=url, columns=spec.columns)
-        return ParsedDocument(tuple(build_items(export.entries, base_url=url, now=now)), spec.title or None,
-                              skipped=export.skipped)
+        return ParsedDocument(
+            tuple(build_items(export.entries, base_url=url, now=now)),
+            spec.title or None,
+            skipped=export.skipped,
+        )
     if spec.kind == "page":
         page = parse_page(body, url=url, content_type=content_type, select=spec.select)
         items = build_items(page.entries, base_url=url, now=now)
         return ParsedDocument(tuple(items), page.title, feed_url=page.feed_url)
     try:
         feed = parse_feed(body, url=url, content_type=content_type)
-    except Exception as exc:
+    except NotAFeed as exc:
         if looks_like_html(body, anywhere=True):
             raise _html_with_hint(body, url, content_type) from exc
         raise
     return ParsedDocument(tuple(build_items(feed.entries, base_url=url, now=now)), feed.title)
 
 
-def _html_with_hint(body: bytes, url: str, content_type: str | None) -> Exception:
+def _html_with_hint(body: bytes, url: str, content_type: str | None) -> NotAFeed:
     """HTML where a feed was expected; name the page's own feed when it links to one."""
     error = html_error(body)
     soup = soup_of(body, content_type)

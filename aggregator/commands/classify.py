@@ -1,0 +1,160 @@
+"""CLI commands for the tagging engine: ``tag``, ``train`` and ``evaluate``.
+
+Thin wrappers: each parses its options, loads config, calls one function of
+``classifiers`` and prints the result. scikit-learn is imported inside the
+command bodies so ``funnelfeed --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from aggregator.config.schema import Config
+    from classifiers.types import ProspectProfile
+
+
+def _load(path: str | None) -> Config:
+    """Load and validate config.yaml (defaults when no path is given)."""
+    from aggregator.config.schema import Config
+
+    if path is None:
+        return Config()
+    try:
+        from aggregator.config import load_config
+    except ImportError:  # pragma: no cover - only while aggregator.config is being built
+        from ruamel.yaml import YAML
+
+        with open(path, encoding="utf-8") as handle:
+            return Config.model_validate(YAML(typ="safe").load(handle) or {})
+    try:
+        return load_config(path)
+    except Exception as exc:  # ConfigError lists every problem; show them, exit 1
+        raise click.ClickException(str(exc)) from exc
+
+
+def _model_path(config: Config, config_path: str | None) -> Path:
+    """model_path is relative to config.yaml's folder, like other files named there."""
+    path = Path(config.classifier.model_path)
+    if not path.is_absolute() and config_path is not None:
+        path = Path(config_path).resolve().parent / path
+    return path
+
+
+def _profiles(config: Config) -> list[ProspectProfile]:
+    from classifiers import ProspectProfile
+
+    return [
+        ProspectProfile(
+            id=p.id,
+            name=p.name,
+            aliases=tuple(p.aliases),
+            domains=tuple(p.domains),
+            people=tuple(p.people),
+            keywords=tuple(p.keywords),
+            negative_keywords=tuple(p.negative_keywords),
+        )
+        for p in config.prospects
+    ]
+
+
+def _vocab(config: Config) -> dict[str, list[str]]:
+    return {str(stage): list(words) for stage, words in config.stages.items()}
+
+
+def _read_items(handle: Any) -> list[Any]:
+    from classifiers import TextItem
+
+    items = []
+    for number, line in enumerate(handle, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise click.ClickException(f"input line {number}: not JSON ({exc.msg})") from exc
+        items.append(
+            TextItem(
+                id=str(row.get("id", number)),
+                title=str(row.get("title") or ""),
+                summary=str(row.get("summary") or ""),
+                link=str(row.get("link") or ""),
+            )
+        )
+    return items
+
+
+@click.command("tag")
+@click.option("--config", "config_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--input", "input_file", type=click.File("r", encoding="utf-8"), default="-", show_default=True,
+              help="JSON lines with id, title, summary, link.")
+def tag(config_path: str, input_file: Any) -> None:
+    """Tag items (JSON lines) with prospects and stages; JSON lines to stdout."""
+    from classifiers import Tagger, load_model
+    from classifiers.training import ModelError
+
+    config = _load(config_path)
+    try:
+        model = load_model(_model_path(config, config_path))
+    except ModelError as exc:
+        raise click.ClickException(str(exc)) from exc
+    tagger = Tagger(_profiles(config), model, config.classifier.min_prospect_score, vocab=_vocab(config))
+    items = _read_items(input_file)
+    for item, tags in zip(items, tagger.tag_many(items), strict=True):
+        scores = {"prospects": {p: t.score for p, t in tags.prospects.items()}, "stages": tags.stages}
+        record = {"id": item.id, "prospects": sorted(tags.prospects), "stages": list(tags.stages), "scores": scores,
+                  "origins": {p: t.origin for p, t in tags.prospects.items()}}
+        sys.stdout.write(json.dumps(record) + "\n")
+
+
+@click.command("train")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--labels", "label_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Labelled JSON lines (title, summary, link, stages, prospects); repeatable.")
+@click.option("--output", type=click.Path(dir_okay=False), default=None,
+              help="Where to save (default: classifier.model_path from config).")
+def train(config_path: str | None, label_files: tuple[str, ...], output: str | None) -> None:
+    """Rebuild the tagging model from seeds, stage words and labelled files, and save it."""
+    from classifiers import gather, save_model
+    from classifiers import train as train_model
+
+    config = _load(config_path)
+    try:
+        model = train_model(gather(vocab=_vocab(config), label_files=label_files))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    path = Path(output) if output else _model_path(config, config_path)
+    save_model(model, path)
+    click.echo(f"saved {path}")
+    click.echo(json.dumps(model.summary, indent=2))
+
+
+@click.command("evaluate")
+@click.option("--config", "config_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--labels", "labels_file", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(2, 20))
+@click.option("--seed", default=0, show_default=True, help="Seed of the fold split.")
+@click.option("--baseline", is_flag=True, help="Also print the logistic-regression and keyword baselines.")
+def evaluate(config_path: str, labels_file: str, folds: int, seed: int, baseline: bool) -> None:
+    """Cross-validated precision/recall/F1 for prospects and stages (never scoring what was trained on)."""
+    from classifiers import cross_validate, read_jsonl, render
+
+    config = _load(config_path)
+    try:
+        labeled = read_jsonl(labels_file)
+        result = cross_validate(
+            labeled, _profiles(config), _vocab(config), folds=folds, seed=seed,
+            min_prospect_score=config.classifier.min_prospect_score, baselines=baseline,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{len(labeled)} items, {folds}-fold cross-validation (seed {seed})\n")
+    click.echo(render(result.prospects) + "\n")
+    click.echo(render(result.stages))
+    for name, report in result.baselines.items():
+        click.echo(f"\nbaseline - {name}\n" + render(report))

@@ -1,0 +1,113 @@
+"""Fetch benchmark: funnelfeed vs the `reader` library over the real-feed corpus.
+
+    .venv/bin/pip install -e '.[bench]'
+    .venv/bin/python bench/fetch.py [--feeds 300] [--latency 0.1] [--workers 16]
+
+Both peers fetch the same N corpus feeds from one local server with added latency,
+into a fresh SQLite file each: a full pass (storage, and for funnelfeed tagging,
+included), then a second pass in which every feed answers 304.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from feedserver import FeedServer
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpus" / "real-feeds"
+
+
+def corpus_files(limit: int) -> list[Path]:
+    files = sorted(p for p in CORPUS.rglob("*") if p.is_file())
+    return files[:limit]
+
+
+def run_funnelfeed(server: FeedServer, n: int, tmp: Path, concurrency: int) -> dict[str, float]:
+    from aggregator.pipeline import Pipeline
+    from aggregator.runtime import open_runtime
+
+    config = tmp / "config.yaml"
+    lines = [f"database: sqlite:///{tmp / 'funnelfeed.db'}", "fetch:", "  allow_networks: [127.0.0.1/32]",
+             f"  concurrency: {concurrency}", f"  per_host: {concurrency}", "  per_host_per_minute: 100000",
+             "sources:"]
+    lines += [f"  - {{id: f{i}, url: '{server.url(i)}', kind: feed, visibility: external}}" for i in range(n)]
+    config.write_text("\n".join(lines) + "\n")
+    runtime = open_runtime(config)
+    pipeline = Pipeline(runtime)
+    pipeline.tagger()  # build the tagger (trains the seed model) outside the timed pass
+    specs = runtime.holder.sources
+
+    async def one_pass() -> tuple[float, dict[str, int]]:
+        started = time.perf_counter()
+        outcomes = await pipeline.run_pass(specs)
+        counts: dict[str, int] = {}
+        for o in outcomes:
+            counts[o.status] = counts.get(o.status, 0) + 1
+        return time.perf_counter() - started, counts
+
+    async def both() -> dict[str, float]:
+        full, full_counts = await one_pass()
+        again, again_counts = await one_pass()
+        await pipeline.aclose()
+        print(f"  funnelfeed full pass: {full_counts}; second pass: {again_counts}; "
+              f"items stored: {runtime.storage.count_items()}")
+        return {"full_s": full, "not_modified_s": again}
+
+    result = asyncio.run(both())
+    runtime.close()
+    return result
+
+
+def run_reader(server: FeedServer, n: int, tmp: Path, workers: int) -> dict[str, float]:
+    from reader import make_reader
+
+    reader = make_reader(str(tmp / "reader.db"))
+    for i in range(n):
+        reader.add_feed(server.url(i))
+    started = time.perf_counter()
+    reader.update_feeds(workers=workers)
+    full = time.perf_counter() - started
+    started = time.perf_counter()
+    reader.update_feeds(workers=workers)
+    again = time.perf_counter() - started
+    entries = reader.get_entry_counts().total
+    print(f"  reader entries stored: {entries}")
+    reader.close()
+    return {"full_s": full, "not_modified_s": again}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--feeds", type=int, default=300)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--workers", type=int, default=16, help="reader's worker threads")
+    parser.add_argument("--concurrency", type=int, default=64, help="funnelfeed's concurrent fetches")
+    parser.add_argument("--skip-reader", action="store_true")
+    args = parser.parse_args()
+    files = corpus_files(args.feeds)
+    n = len(files)
+    results: dict[str, dict[str, float]] = {}
+    with FeedServer(files, args.latency) as server, tempfile.TemporaryDirectory() as tmp:
+        print(f"{n} corpus feeds ({sum(f.stat().st_size for f in files) / 1e6:.1f} MB), "
+              f"{args.latency * 1000:.0f} ms latency")
+        results["funnelfeed"] = run_funnelfeed(server, n, Path(tmp), args.concurrency)
+        if not args.skip_reader:
+            results["reader"] = run_reader(server, n, Path(tmp), args.workers)
+    for name, r in results.items():
+        print(f"{name:>10}: full pass {r['full_s']:6.2f} s ({n / r['full_s']:7.1f} feeds/s); "
+              f"all-304 pass {r['not_modified_s']:6.2f} s ({n / r['not_modified_s']:7.1f} feeds/s)")
+    if "reader" in results:
+        ratio = results["reader"]["full_s"] / results["funnelfeed"]["full_s"]
+        ratio304 = results["reader"]["not_modified_s"] / results["funnelfeed"]["not_modified_s"]
+        print(f"funnelfeed is {ratio:.1f}x faster than reader on a full pass, {ratio304:.1f}x on a 304 pass")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
