@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from aggregator.config.schema import FetchSettings
+from aggregator.config.schema import Config, FetchSettings
 from aggregator.runtime import Runtime
 from aggregator.schedule import next_due
+from aggregator.tagging import ItemTagger
 from aggregator.storage import SourceRow, Tag, TagFunction
 from aggregator.types import FetchOutcome, FetchResult, ItemData, SourceSpec
 
@@ -34,17 +35,15 @@ class Pipeline:
         self.settings: FetchSettings = runtime.config.fetch
         self.fetcher = Fetcher(self.settings)
         self.rng = rng or random.Random()
-        self._tagger = None
-        self._tagger_config = None
+        self._tagger: ItemTagger | None = None
+        self._tagger_config: Config | None = None
         self._store_lock = asyncio.Lock()  # SQLite has one writer; PostgreSQL doesn't mind
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()
 
-    def tagger(self):  # type: ignore[no-untyped-def]
+    def tagger(self) -> ItemTagger | None:
         """The tagger for the configuration in force, rebuilt (once) after a reload."""
-        from aggregator.tagging import ItemTagger
-
         config = self.runtime.config
         if self._tagger_config is not config:
             self._tagger_config = config

@@ -34,7 +34,7 @@ class CountingServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 with outer.lock:
                     outer.hits[self.path] += 1
                 if latency:

@@ -15,8 +15,15 @@ from aggregator.config.validate import cross_check
 from aggregator.config.yamlload import LoadedYaml, parse_yaml, read_yaml
 from aggregator.errors import ConfigError
 
-__all__ = ["STAGES", "Config", "ConfigError", "effective_sources", "load_config", "load_config_text",
-           "database_url"]
+__all__ = [
+    "STAGES",
+    "Config",
+    "ConfigError",
+    "database_url",
+    "effective_sources",
+    "load_config",
+    "load_config_text",
+]
 
 
 def _validate(loaded: LoadedYaml, environ: Mapping[str, str] | None) -> Config:

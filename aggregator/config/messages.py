@@ -71,10 +71,9 @@ def _clean_loc(loc: Sequence[str | int], data: Any) -> list[str | int]:
     out: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            out.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_map = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_map or in_list:
             out.append(part)
             node = node[part]
         elif isinstance(part, str) and (part.startswith(("function-", "literal[", "union[")) or "[" in part):

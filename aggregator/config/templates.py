@@ -9,9 +9,6 @@ from aggregator.config.validate import placeholders_in
 from aggregator.types import SourceSpec
 
 
-
-
-
 def fill(url: str, prospect: ProspectConfig) -> str:
     """Fill a template URL for one prospect; values are URL-encoded."""
     values = {

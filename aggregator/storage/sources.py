@@ -69,8 +69,8 @@ class SourcesMixin:
             query = (
                 select(SourceRow.id)
                 .where(SourceRow.in_config == True, SourceRow.enabled == True)  # noqa: E712
-                .where(or_(SourceRow.next_due == None, SourceRow.next_due <= now))  # type: ignore[arg-type]  # noqa: E711
-                .where(or_(SourceRow.lease_until == None, SourceRow.lease_until < now))  # type: ignore[arg-type]  # noqa: E711
+                .where(or_(SourceRow.next_due == None, SourceRow.next_due <= now))  # type: ignore[arg-type,operator]  # noqa: E711
+                .where(or_(SourceRow.lease_until == None, SourceRow.lease_until < now))  # type: ignore[arg-type,operator]  # noqa: E711
                 .order_by(SourceRow.next_due)  # type: ignore[arg-type]
                 .limit(limit)
             )

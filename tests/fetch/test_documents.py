@@ -1,0 +1,234 @@
+"""parse_document over hand-made documents, and pages/exports end to end through Fetcher."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aggregator.config.schema import ExportColumns, Selectors
+from aggregator.fetch import Fetcher, ParsedDocument, ParseError, parse_document
+from aggregator.fetch.errors import NotAFeed
+from tests.fetch.support import FakeClock, Server, settings, spec
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+URL = "https://news.example.com/feed"
+
+
+def parse(body: bytes, kind: str = "feed", **extra: Any) -> ParsedDocument:
+    return parse_document(body, url=URL, content_type=None, spec=spec(URL, kind=kind, **extra), now=NOW)
+
+
+def rss(*items: str) -> bytes:
+    return ("<rss version='2.0'><channel><title>T</title>" + "".join(items) + "</channel></rss>").encode()
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">'
+        b'<!ENTITY lol3 "&lol2;&lol2;&lol2;">]><rss version="2.0"><channel><title>&lol3;</title></channel></rss>',
+        b'<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        b"<rss version='2.0'><channel><item><title>&xxe;</title></item></channel></rss>",
+        b'<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY % ext SYSTEM "http://127.0.0.1:1/x.dtd"> %ext;]><rss/>',
+        '<?xml version="1.0" encoding="utf-16"?><!DOCTYPE r [<!ENTITY a "b">]><rss/>'.encode("utf-16"),
+    ],
+)
+def test_entity_documents_refused(doc: bytes) -> None:
+    with pytest.raises(ParseError, match="XML entities refused"):
+        parse(doc)
+
+
+def test_doctype_without_entities_is_fine() -> None:
+    doc = b'<!DOCTYPE rss PUBLIC "-//Netscape//DTD RSS 0.91//EN" "http://x/rss.dtd">' + rss(
+        "<item><title>a</title><description><![CDATA[<!ENTITY is text here]]></description></item>"
+    )
+    assert len(parse(doc).items) == 1
+
+
+def test_bytes_are_never_a_file_name() -> None:
+    with pytest.raises(NotAFeed):
+        parse(b"/etc/hostname")
+
+
+def test_duplicate_and_missing_guids() -> None:
+    doc = rss(
+        "<item><title>One</title><guid>same</guid><link>http://x/1</link></item>",
+        "<item><title>Two</title><guid>same</guid><link>http://x/2</link></item>",
+        "<item><title>Three</title><link>http://x/3?utm_campaign=z</link></item>",
+        "<item><title>Four</title><description>only text</description></item>",
+        "<item><title>Four</title><description>only text</description></item>",  # verbatim repeat
+    )
+    keys = [i.key for i in parse(doc).items]
+    assert keys[:3] == ["http://x/1", "http://x/2", "http://x/3"]
+    assert keys[3].startswith("sha256:") and len(keys) == 4
+
+
+def test_rewritten_feed_keeps_identity() -> None:
+    def version(stamp: str, tag: str, order: list[int]) -> bytes:
+        items = [
+            f"<item><title>Story {n}</title><link>http://x/{n}?utm_source={tag}</link>"
+            f"<pubDate>{stamp}</pubDate><description>Body {n}</description></item>"
+            for n in order
+        ]
+        return rss(*items)
+
+    first = parse(version("Sat, 01 Mar 2025 10:00:00 GMT", "a", [1, 2, 3])).items
+    second = parse(version("Sat, 01 Mar 2025 11:00:00 GMT", "b", [3, 1, 2])).items
+    assert {i.key: i.content_hash for i in first} == {i.key: i.content_hash for i in second}
+
+
+def test_dates_future_and_unparseable() -> None:
+    doc = rss(
+        "<item><title>a</title><guid>a</guid><pubDate>Fri, 01 Jan 2100 00:00:00 GMT</pubDate></item>",
+        "<item><title>b</title><guid>b</guid><pubDate>yesterday-ish</pubDate></item>",
+        "<item><title>c</title><guid>c</guid><pubDate>Sat, 01 Mar 2025 09:00:00 +0100</pubDate></item>",
+    )
+    a, b, c = parse(doc).items
+    assert a.published is None and b.published is None
+    assert c.published == datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def test_enormous_fields_are_capped() -> None:
+    huge = "Acme " * 400_000
+    doc = rss(f"<item><title>{huge}</title><guid>x</guid><description>{huge}</description></item>")
+    [item] = parse(doc).items
+    assert len(item.title) <= 500 and len(item.content_html) < 250_000 and len(item.text) <= 50_000
+
+
+def test_hostile_content_sanitised() -> None:
+    doc = rss(
+        "<item><title>&lt;b&gt;Bold&lt;/b&gt; move\x01</title><guid>x</guid><link>javascript:alert(1)</link>"
+        "<description>&lt;p onmouseover='x()'&gt;Hi&lt;script&gt;bad()&lt;/script&gt;"
+        "&lt;a href='/rel'&gt;r&lt;/a&gt;&lt;/p&gt;</description></item>"
+    )
+    [item] = parse(doc).items
+    assert item.link is None
+    assert "script" not in item.content_html and "onmouseover" not in item.content_html
+    assert 'href="https://news.example.com/rel"' in item.content_html
+    assert item.text == "Hir"
+
+
+PAGE = b"""<html><head><title>Acme newsroom</title></head><body>
+<ul><li class="n"><h3><a href="/n/1">Acme opens Berlin office</a></h3><time datetime="2025-02-03T09:00:00Z">3 Feb</time>
+<p class="s">Expansion <b>news</b><script>x()</script></p></li>
+<li class="n"><h3><a href="n/2?utm_source=home">Acme names new CFO</a></h3><p class="s">Leadership</p></li></ul>
+</body></html>"""
+
+
+def test_page_selectors() -> None:
+    select = Selectors(item="li.n", title="h3", link="h3 a@href", date="time@datetime", summary="p.s")
+    doc = parse_document(
+        PAGE, url="https://acme.test/press/", content_type="text/html", spec=spec(URL, "page", select=select), now=NOW
+    )
+    first, second = doc.items
+    assert (first.title, first.link) == ("Acme opens Berlin office", "https://acme.test/n/1")
+    assert first.published == datetime(2025, 2, 3, 9, 0, tzinfo=UTC)
+    assert (
+        first.content_html == "Expansion <b>news</b>" and second.link == "https://acme.test/press/n/2?utm_source=home"
+    )
+    assert second.key == "https://acme.test/press/n/2"  # canonical link without tracking
+    assert doc.feed_title == "Acme newsroom"
+
+
+@pytest.mark.parametrize(
+    ("item", "words"),
+    [("li.nothing", "matched nothing"), ("li[", "not valid")],
+)
+def test_page_selector_errors(item: str, words: str) -> None:
+    with pytest.raises(ParseError, match=words):
+        parse(PAGE, "page", select=Selectors(item=item))
+
+
+def test_page_without_selectors_is_one_item() -> None:
+    one = parse(PAGE, "page").items
+    two = parse(PAGE.replace(b"Berlin", b"Paris"), "page").items
+    assert len(one) == len(two) == 1 and one[0].key == two[0].key == URL
+    assert one[0].content_hash != two[0].content_hash and "x()" not in one[0].text
+
+
+CSV = (
+    "Record,Subject,Notes,When,Account,Owner\n"
+    "r1,Acme renewal at risk,Support tickets up,2025-02-01,acme,Ann\n"
+    "r2,,missing title,2025-02-02,acme,Bob\n"
+    "r3,Globex RFP,Due in March,not a date,globex,Cy\n"
+    "r4,too,many,fields,here,x,y,z\n"
+)
+COLUMNS = ExportColumns(id="Record", title="Subject", body="Notes", date="When", prospect="Account", author="Owner")
+
+
+def test_csv_export_rows() -> None:
+    doc = parse_document(
+        CSV.encode(), url="file:///x/crm.csv", content_type=None, spec=spec(URL, "export", columns=COLUMNS), now=NOW
+    )
+    assert [i.key for i in doc.items] == ["r1", "r3"] and doc.skipped == 2
+    first, second = doc.items
+    assert (first.prospect_hint, first.author, first.text) == ("acme", "Ann", "Support tickets up")
+    assert first.published == datetime(2025, 2, 1, tzinfo=UTC) and second.published is None
+
+
+def test_export_missing_column_named() -> None:
+    columns = ExportColumns(title="Subject", prospect="Company")
+    with pytest.raises(ParseError, match=r"no column 'Company' \(mapped as prospect\).*'Record', 'Subject'"):
+        parse_document(CSV.encode(), url="file:///x/crm.csv", content_type=None,
+                       spec=spec(URL, "export", columns=columns), now=NOW)  # fmt: skip
+
+
+def test_jsonl_export_and_cp1252() -> None:
+    lines = [json.dumps({"t": "Café deal", "who": "acme"}), "not json", "[1]", json.dumps({"t": "Second"})]
+    body = "\n".join(lines).encode("utf-8")
+    columns = ExportColumns(title="t", prospect="who")
+    source = spec(URL, "export", columns=columns)
+    doc = parse_document(body, url="https://crm.test/export.jsonl", content_type=None, spec=source, now=NOW)
+    assert [i.title for i in doc.items] == ["Café deal", "Second"] and doc.skipped == 2
+    legacy = "Subject\nCafé\n".encode("cp1252")
+    doc = parse_document(legacy, url="file:///x/e.csv", content_type=None,
+                         spec=spec(URL, "export", columns=ExportColumns(title="Subject")), now=NOW)  # fmt: skip
+    assert doc.items[0].title == "Café"
+
+
+async def test_file_export_through_fetcher(tmp_path: Path) -> None:
+    path = tmp_path / "crm.csv"
+    path.write_text(CSV)
+    source = spec(path.as_uri(), "export", "internal", columns=COLUMNS)
+    async with Fetcher(settings(), clock=FakeClock()) as f:
+        result = await f.fetch(source, etag=None, last_modified=None)
+        missing = await f.fetch(spec((tmp_path / "nope.csv").as_uri(), "export", "internal", columns=COLUMNS),
+                                etag=None, last_modified=None)  # fmt: skip
+    assert result.status == "ok" and len(result.items) == 2
+    assert missing.status == "error" and "does not exist" in (missing.error or "")
+
+
+async def test_page_feed_discovery(server: Server) -> None:
+    page = b'<html><head><link rel="alternate" type="application/atom+xml" href="feed.atom"></head></html>'
+    atom = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><title>Acme blog</title>'
+        b"<entry><id>tag:acme,1</id><title>Hello</title><link href='/post/1'/></entry></feed>"
+    )
+    server.route("/blog/", body=page, headers={"Content-Type": "text/html"})
+    server.route("/blog/feed.atom", body=atom, headers={"Content-Type": "application/atom+xml"})
+    server.route("/robots.txt", 404)
+    async with Fetcher(settings(), clock=FakeClock()) as f:
+        result = await f.fetch(spec(server.url("/blog/"), "page"), etag=None, last_modified=None)
+    assert result.status == "ok", result.error
+    assert result.final_url == server.url("/blog/feed.atom") and result.feed_title == "Acme blog"
+    assert [(i.key, i.link) for i in result.items] == [("tag:acme,1", server.url("/post/1"))]
+
+
+async def test_page_robots_and_previous_hash(server: Server) -> None:
+    server.route("/robots.txt", body=b"User-agent: *\nDisallow: /private/\n")
+    server.route("/private/page", body=PAGE, headers={"Content-Type": "text/html"})
+    server.route("/page", body=PAGE, headers={"Content-Type": "text/html"})
+    async with Fetcher(settings(), clock=FakeClock()) as f:
+        refused = await f.fetch(spec(server.url("/private/page"), "page"), etag=None, last_modified=None)
+        override = await f.fetch(spec(server.url("/private/page"), "page", robots=False), etag=None, last_modified=None)
+        first = await f.fetch(spec(server.url("/page"), "page"), etag=None, last_modified=None)
+        again = await f.fetch(
+            spec(server.url("/page"), "page"), etag=None, last_modified=None, previous_hash=first.items[0].content_hash
+        )
+    assert refused.status == "error" and "robots.txt" in (refused.error or "")
+    assert override.status == "ok" and first.status == "ok" and again.status == "not_modified"
+    assert sum(1 for path, _ in server.log if path == "/robots.txt") == 1  # cached per host
