@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -18,8 +19,8 @@ from urllib.parse import urlsplit
 from aggregator.config.schema import Config, FetchSettings
 from aggregator.runtime import Runtime
 from aggregator.schedule import next_due
-from aggregator.tagging import ItemTagger
 from aggregator.storage import SourceRow, Tag, TagFunction
+from aggregator.tagging import ItemTagger
 from aggregator.types import FetchOutcome, FetchResult, ItemData, SourceSpec
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Pipeline:
         self.rng = rng or random.Random()
         self._tagger: ItemTagger | None = None
         self._tagger_config: Config | None = None
+        self._tagger_lock = threading.Lock()
         self._store_lock = asyncio.Lock()  # SQLite has one writer; PostgreSQL doesn't mind
 
     async def aclose(self) -> None:
@@ -44,22 +46,24 @@ class Pipeline:
 
     def tagger(self) -> ItemTagger | None:
         """The tagger for the configuration in force, rebuilt (once) after a reload."""
-        config = self.runtime.config
-        if self._tagger_config is not config:
-            self._tagger_config = config
-            self._tagger = None
-            self._tagger = ItemTagger(config)
-        return self._tagger
+        with self._tagger_lock:  # built once, in whichever worker thread asks first
+            config = self.runtime.config
+            if self._tagger_config is not config:
+                self._tagger_config = config
+                self._tagger = None
+                self._tagger = ItemTagger(config)
+            return self._tagger
 
     def _tag_function(self, spec: SourceSpec) -> TagFunction:
         """Tags for new items; if tagging breaks, items are still stored (with the source's rule only)."""
-        try:
-            tagger = self.tagger()
-        except Exception:
-            log.exception("the tagger cannot be built; storing items with source-rule tags only")
-            tagger = None  # not retried until the configuration changes
 
         def tag(_source_id: str, items: Sequence[ItemData]) -> list[list[Tag]]:
+            # Runs in a worker thread (inside store_items), never on the event loop.
+            try:
+                tagger = self.tagger()
+            except Exception:
+                log.exception("the tagger cannot be built; storing items with source-rule tags only")
+                tagger = None  # not retried until the configuration changes
             if tagger is not None:
                 try:
                     return tagger.tag(spec, items)

@@ -44,6 +44,13 @@ class Dispatcher:
         self.in_flight: set[asyncio.Task[FetchOutcome]] = set()
         self.completed = 0
 
+    async def warm_up(self) -> None:
+        """Build the tagger (seconds of training on a cold cache) before fetches hold leases."""
+        try:
+            await asyncio.to_thread(self.pipeline.tagger)
+        except Exception:
+            log.exception("the tagger cannot be built; items will carry source-rule tags only")
+
     async def dispatch(self) -> int:
         """Claim and start what is due; returns how many fetches were started."""
         room = self.capacity - len(self.in_flight)
@@ -105,6 +112,8 @@ async def serve(runtime: Runtime, host: str, port: int, *, fetch: bool = True) -
     if dispatcher is not None and runtime.storage.dialect == "sqlite":
         # Single-process default: leases left by a killed predecessor are ours to reclaim.
         await asyncio.to_thread(runtime.storage.release_all)
+    if dispatcher is not None:
+        await dispatcher.warm_up()
     scheduler = make_scheduler(runtime, dispatcher)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None,
                                            access_log=True, lifespan="on"))
@@ -121,6 +130,7 @@ async def serve(runtime: Runtime, host: str, port: int, *, fetch: bool = True) -
 async def work(runtime: Runtime, *, stop: asyncio.Event, tick: float = 1.0) -> None:
     """Fetch-only loop for `funnelfeed worker`: many of these share one PostgreSQL database."""
     dispatcher = Dispatcher(runtime)
+    await dispatcher.warm_up()
     scheduler = make_scheduler(runtime, dispatcher, tick=tick)
     scheduler.start()
     try:

@@ -8,7 +8,9 @@ aggregator knows about sources.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,6 +44,35 @@ def resolve_account(hint: str | None, prospects: Sequence[ProspectConfig]) -> st
     return None
 
 
+def seed_model(config: Config, model_path: Path):  # type: ignore[no-untyped-def]
+    """The model trained from shipped seeds + config vocabulary, cached on disk beside model_path.
+
+    Training takes seconds; every worker process and `preview` would otherwise pay it.
+    The cache key covers the seed files and the vocabulary, so an edit retrains.
+    """
+    import classifiers
+    from classifiers import default_model, load_model, save_model
+
+    digest = hashlib.sha256(repr(sorted(config.stages.items())).encode())
+    for seed in sorted((Path(classifiers.__file__).parent / "seeds").glob("*.jsonl")):
+        digest.update(seed.read_bytes())
+    cache = model_path.with_name(f".{model_path.stem}-seeds-{digest.hexdigest()[:12]}.pkl")
+    try:
+        cached = load_model(cache)
+        if cached is not None:
+            return cached
+    except Exception:
+        log.warning("ignoring unreadable seed-model cache %s", cache)
+    model = default_model({stage: list(words) for stage, words in config.stages.items()})
+    try:
+        temp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        save_model(model, temp)
+        temp.replace(cache)
+    except OSError as exc:
+        log.info("cannot cache the seed model at %s: %s", cache, exc)
+    return model
+
+
 class ItemTagger:
     """Tags items for one configuration; rebuilt when config or model changes."""
 
@@ -55,8 +86,11 @@ class ItemTagger:
             model = load_model(path) if path.exists() else None
         except Exception as exc:  # a broken model file must not stop fetching
             log.error("cannot load the stage model %s (%s); using the shipped seed model", path, exc)
+        if model is None:
+            model = seed_model(config, path)
         self._tagger = Tagger(profiles_from_config(config), model,
-                              min_prospect_score=config.classifier.min_prospect_score)
+                              min_prospect_score=config.classifier.min_prospect_score,
+                              vocab={stage: list(words) for stage, words in config.stages.items()})
         self._lock = threading.Lock()
 
     def tag(self, spec: SourceSpec | None, items: Sequence[ItemData]) -> list[list[Tag]]:

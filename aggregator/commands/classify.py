@@ -91,8 +91,14 @@ def _read_items(handle: Any) -> list[Any]:
 
 @click.command("tag")
 @click.option("--config", "config_path", required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--input", "input_file", type=click.File("r", encoding="utf-8"), default="-", show_default=True,
-              help="JSON lines with id, title, summary, link.")
+@click.option(
+    "--input",
+    "input_file",
+    type=click.File("r", encoding="utf-8"),
+    default="-",
+    show_default=True,
+    help="JSON lines with id, title, summary, link.",
+)
 def tag(config_path: str, input_file: Any) -> None:
     """Tag items (JSON lines) with prospects and stages; JSON lines to stdout."""
     from classifiers import Tagger, load_model
@@ -107,17 +113,31 @@ def tag(config_path: str, input_file: Any) -> None:
     items = _read_items(input_file)
     for item, tags in zip(items, tagger.tag_many(items), strict=True):
         scores = {"prospects": {p: t.score for p, t in tags.prospects.items()}, "stages": tags.stages}
-        record = {"id": item.id, "prospects": sorted(tags.prospects), "stages": list(tags.stages), "scores": scores,
-                  "origins": {p: t.origin for p, t in tags.prospects.items()}}
+        record = {
+            "id": item.id,
+            "prospects": sorted(tags.prospects),
+            "stages": list(tags.stages),
+            "scores": scores,
+            "origins": {p: t.origin for p, t in tags.prospects.items()},
+        }
         sys.stdout.write(json.dumps(record) + "\n")
 
 
 @click.command("train")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None)
-@click.option("--labels", "label_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Labelled JSON lines (title, summary, link, stages, prospects); repeatable.")
-@click.option("--output", type=click.Path(dir_okay=False), default=None,
-              help="Where to save (default: classifier.model_path from config).")
+@click.option(
+    "--labels",
+    "label_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Labelled JSON lines (title, summary, link, stages, prospects); repeatable.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to save (default: classifier.model_path from config).",
+)
 def train(config_path: str | None, label_files: tuple[str, ...], output: str | None) -> None:
     """Rebuild the tagging model from seeds, stage words and labelled files, and save it."""
     from classifiers import gather, save_model
@@ -148,8 +168,13 @@ def evaluate(config_path: str, labels_file: str, folds: int, seed: int, baseline
     try:
         labeled = read_jsonl(labels_file)
         result = cross_validate(
-            labeled, _profiles(config), _vocab(config), folds=folds, seed=seed,
-            min_prospect_score=config.classifier.min_prospect_score, baselines=baseline,
+            labeled,
+            _profiles(config),
+            _vocab(config),
+            folds=folds,
+            seed=seed,
+            min_prospect_score=config.classifier.min_prospect_score,
+            baselines=baseline,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -41,7 +41,7 @@ def _validate(loaded: LoadedYaml, environ: Mapping[str, str] | None) -> Config:
 
 
 def _resolve_relative_files(config: Config, base: Path) -> Config:
-    """`file://examples/x.csv` means a path relative to config.yaml's folder."""
+    """`file://examples/x.csv` and a relative model_path are relative to config.yaml's folder."""
 
     def fix(url: str) -> str:
         if url.startswith("file://") and not url.startswith("file:///"):
@@ -50,7 +50,10 @@ def _resolve_relative_files(config: Config, base: Path) -> Config:
 
     sources = [s.model_copy(update={"url": fix(s.url)}) for s in config.sources]
     templates = [t.model_copy(update={"url": fix(t.url)}) for t in config.templates]
-    return config.model_copy(update={"sources": sources, "templates": templates})
+    model_path = Path(config.classifier.model_path)
+    classifier = config.classifier.model_copy(
+        update={"model_path": str(model_path if model_path.is_absolute() else base / model_path)})
+    return config.model_copy(update={"sources": sources, "templates": templates, "classifier": classifier})
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:

@@ -153,9 +153,7 @@ def status_error(status: int, retry_after: datetime | None = None) -> HTTPStatus
     if status in (429, 503):
         when = f"; retry after {retry_after:%Y-%m-%d %H:%M} UTC" if retry_after else ""
         reason = "too many requests" if status == 429 else "service unavailable"
-        return RateLimited(
-            f"the server asked us to slow down ({reason}, HTTP {status}){when}", status, retry_after
-        )
+        return RateLimited(f"the server asked us to slow down ({reason}, HTTP {status}){when}", status, retry_after)
     messages = {
         400: "the server rejected the request (HTTP 400)",
         401: "access denied (HTTP 401): check the source's credentials",

@@ -60,9 +60,7 @@ def _missing(mapping: dict[str, str], present: list[str]) -> None:
     for field, column in mapping.items():
         if column not in present:
             shown = ", ".join(repr(p) for p in present[:30]) or "none"
-            raise ParseError(
-                f"the export has no column {column!r} (mapped as {field}); columns present: {shown}"
-            )
+            raise ParseError(f"the export has no column {column!r} (mapped as {field}); columns present: {shown}")
 
 
 def _entry(row: dict[str, Any], mapping: dict[str, str]) -> RawItem | None:

@@ -131,9 +131,7 @@ class Fetcher:
                 spec.id, "error", error=f"gave up: the fetch took longer than the {deadline:g} s deadline"
             )
         except RateLimited as exc:
-            result = FetchResult(
-                spec.id, "error", http_status=exc.status, error=str(exc), retry_after=exc.retry_after
-            )
+            result = FetchResult(spec.id, "error", http_status=exc.status, error=str(exc), retry_after=exc.retry_after)
         except FetchError as exc:
             status = getattr(exc, "status", None)
             result = FetchResult(spec.id, "error", http_status=status, error=str(exc))
@@ -161,9 +159,7 @@ class Fetcher:
         if auth.basic is not None:
             password = self._env.get(auth.basic.password_env)
             if not password:
-                raise SourceSetupError(
-                    f"environment variable {auth.basic.password_env} is not set (source password)"
-                )
+                raise SourceSetupError(f"environment variable {auth.basic.password_env} is not set (source password)")
             token = base64.b64encode(f"{auth.basic.username}:{password}".encode()).decode()
             return {"Authorization": f"Basic {token}"}, (password, token)
         if auth.env:
@@ -181,9 +177,7 @@ class Fetcher:
             return self._ok(spec, parsed, spec.url, None, None, 200)
         host = (urlsplit(spec.url).hostname or "").lower()
         if spec.kind == "page" and spec.robots and not await self._robots_allow(spec.url, request.policy):
-            raise FetchError(
-                "robots.txt asks robots not to fetch this page (robots: false overrides, with permission)"
-            )
+            raise FetchError("robots.txt asks robots not to fetch this page (robots: false overrides, with permission)")
         async with self._politeness.global_slots, self._politeness.host_slots(host):
             response = await self._get(spec.url, request, request.headers)
             if response.status == 304:
@@ -192,8 +186,7 @@ class Fetcher:
                     "not_modified",
                     http_status=304,
                     etag=response.headers.get("etag") or request.headers.get("If-None-Match"),
-                    last_modified=response.headers.get("last-modified")
-                    or request.headers.get("If-Modified-Since"),
+                    last_modified=response.headers.get("last-modified") or request.headers.get("If-Modified-Since"),
                     final_url=response.url,
                 )
             self._check_status(response)
@@ -222,14 +215,10 @@ class Fetcher:
         parsed = await self._parse(response.body, response.url, content_type, feed_spec)
         return self._ok(spec, parsed, response.url, None, None, response.status)
 
-    async def _parse(
-        self, body: bytes, url: str, content_type: str | None, spec: SourceSpec
-    ) -> ParsedDocument:
+    async def _parse(self, body: bytes, url: str, content_type: str | None, spec: SourceSpec) -> ParsedDocument:
         """Parse in a worker thread so a large document does not stall other fetches' timers."""
         now = self._clock()
-        return await asyncio.to_thread(
-            parse_document, body, url=url, content_type=content_type, spec=spec, now=now
-        )
+        return await asyncio.to_thread(parse_document, body, url=url, content_type=content_type, spec=spec, now=now)
 
     async def _get(self, url: str, request: _Request, headers: Mapping[str, str]) -> http.Response:
         return await http.get(

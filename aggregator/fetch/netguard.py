@@ -95,9 +95,7 @@ class HopPolicy:
 
 
 # The policy of the request being sent in this task; read by GuardedBackend.connect_tcp.
-current_policy: contextvars.ContextVar[HopPolicy | None] = contextvars.ContextVar(
-    "funnelfeed_hop_policy", default=None
-)
+current_policy: contextvars.ContextVar[HopPolicy | None] = contextvars.ContextVar("funnelfeed_hop_policy", default=None)
 
 
 async def resolve(host: str, port: int) -> list[IPAddress]:

@@ -109,9 +109,7 @@ def scrape(soup: BeautifulSoup, select: Selectors, base: str) -> list[RawItem]:
     except SelectorSyntaxError as exc:
         raise ParseError(f"the CSS selector {select.item!r} is not valid") from exc
     if not elements:
-        raise ParseError(
-            f"the item selector {select.item!r} matched nothing on the page (did the page change?)"
-        )
+        raise ParseError(f"the item selector {select.item!r} matched nothing on the page (did the page change?)")
     entries = []
     for element in elements:
         title = _select_one(element, select.title) if select.title else None

@@ -120,8 +120,8 @@ def render_feed(fmt: str, doc: FeedDoc) -> bytes:
     fg.subtitle(clean_text(doc.description))
     fg.description(clean_text(doc.description))
     fg.author({"name": clean_text(doc.author)})
-    fg.link(href=doc.home_url, rel="alternate")
     fg.link(href=doc.self_url, rel="self")
+    fg.link(href=doc.home_url, rel="alternate")  # after self: feedgen's RSS <link> is the last one
     fg.language("en")
     fg.generator("funnelfeed")
     fg.updated(_feed_updated(doc))

@@ -24,8 +24,18 @@ from aggregator.config.schema import STAGES, RepConfig
 from aggregator.entitlements import Viewer, may_see_item
 from aggregator.storage.streams import StreamItem
 
-__all__ = ["FORMATS", "DEAL", "Entry", "Stream", "StreamRef", "Target", "parse_target", "rep_streams",
-           "resolve_stream", "select_entries"]
+__all__ = [
+    "DEAL",
+    "FORMATS",
+    "Entry",
+    "Stream",
+    "StreamRef",
+    "Target",
+    "parse_target",
+    "rep_streams",
+    "resolve_stream",
+    "select_entries",
+]
 
 Format = Literal["rss", "atom", "json"]
 FORMATS: tuple[Format, ...] = ("rss", "atom", "json")

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Engine, and_, exists, func, literal, or_, select
 from sqlmodel import Session
@@ -35,8 +35,9 @@ _T = TagRow.__table__.c  # type: ignore[attr-defined]
 _S = SourceRow.__table__.c  # type: ignore[attr-defined]
 
 
-class _HasEngine:
-    engine: Engine
+class _HasEngine(Protocol):
+    @property
+    def engine(self) -> Engine: ...
 
 
 # --- entitlement, in SQL ----------------------------------------------------------

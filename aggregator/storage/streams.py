@@ -15,12 +15,15 @@ import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Engine, Select, Table, and_, func, select
+from sqlalchemy import Select, Table, and_, func, select
 
 from aggregator.storage.engine import aware, is_sqlite
 from aggregator.storage.models import CorrectionRow, ItemRow, SourceRow, TagRow
+
+if TYPE_CHECKING:  # the package imports its modules; only annotations need the DAO here
+    from aggregator.storage import Storage
 
 __all__ = ["DataProbe", "StreamItem", "StreamVersion", "stream_items", "stream_version"]
 
@@ -28,10 +31,6 @@ _items = cast(Table, ItemRow.__table__)  # type: ignore[attr-defined]
 _tags = cast(Table, TagRow.__table__)  # type: ignore[attr-defined]
 _corrections = cast(Table, CorrectionRow.__table__)  # type: ignore[attr-defined]
 _sources = cast(Table, SourceRow.__table__)  # type: ignore[attr-defined]
-
-
-class _HasEngine:
-    engine: Engine
 
 
 @dataclass(frozen=True)
@@ -82,16 +81,22 @@ def _candidate_ids(prospects: Collection[str], stage: str | None) -> Select[Any]
     return ids
 
 
-def stream_version(storage: _HasEngine, prospects: Collection[str], stage: str | None = None) -> StreamVersion:
+def stream_version(storage: Storage, prospects: Collection[str], stage: str | None = None) -> StreamVersion:
     """The version of the stream over ``prospects`` (and ``stage``): one round trip."""
-    ids = _candidate_ids(prospects, stage).scalar_subquery()
-    item_q = select(func.count(), func.coalesce(func.max(_items.c.id), 0), func.max(_items.c.last_changed)) \
-        .where(_items.c.id.in_(ids)).subquery()
-    tag_q = select(func.count(), func.coalesce(func.max(_tags.c.id), 0)) \
-        .where(_tags.c.item_id.in_(ids)).subquery()
-    corr_q = select(func.count(), func.max(_corrections.c.created_at)) \
-        .where(_corrections.c.item_id.in_(ids)).subquery()
-    query = select(*item_q.c, *tag_q.c, *corr_q.c)
+    ids = _candidate_ids(prospects, stage)
+
+    def scalar(column: Any, table: Table, key: Any) -> Any:
+        return select(column).select_from(table).where(key.in_(ids)).scalar_subquery()
+
+    query = select(
+        scalar(func.count(), _items, _items.c.id),
+        scalar(func.coalesce(func.max(_items.c.id), 0), _items, _items.c.id),
+        scalar(func.max(_items.c.last_changed), _items, _items.c.id),
+        scalar(func.count(), _tags, _tags.c.item_id),
+        scalar(func.coalesce(func.max(_tags.c.id), 0), _tags, _tags.c.item_id),
+        scalar(func.count(), _corrections, _corrections.c.item_id),
+        scalar(func.max(_corrections.c.created_at), _corrections, _corrections.c.item_id),
+    )
     with storage.engine.connect() as conn:
         row = conn.execute(query).one()
     return StreamVersion(items=int(row[0]), max_item_id=int(row[1]), last_changed=aware(_dt(row[2])),
@@ -106,7 +111,7 @@ def _dt(value: object) -> datetime | None:
     return datetime.fromisoformat(str(value))
 
 
-def stream_items(storage: _HasEngine, prospects: Collection[str], stage: str | None = None, *,
+def stream_items(storage: Storage, prospects: Collection[str], stage: str | None = None, *,
                  limit: int = 200, offset: int = 0) -> list[StreamItem]:
     """Candidates, newest first (published, then id), with their tags and source names."""
     query = (
@@ -154,7 +159,7 @@ class DataProbe:
     tell, and says "maybe" (``None``), so callers query every time.
     """
 
-    def __init__(self, storage: _HasEngine) -> None:
+    def __init__(self, storage: Storage) -> None:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         engine = storage.engine

@@ -41,7 +41,14 @@ def dev_profiles() -> list[ProspectProfile]:
 
     config = load_config(_need_labels() / "prospects.yaml")
     return [
-        ProspectProfile(p.id, p.name, tuple(p.aliases), tuple(p.domains), tuple(p.people), tuple(p.keywords),
-                        tuple(p.negative_keywords))
+        ProspectProfile(
+            p.id,
+            p.name,
+            tuple(p.aliases),
+            tuple(p.domains),
+            tuple(p.people),
+            tuple(p.keywords),
+            tuple(p.negative_keywords),
+        )
         for p in config.prospects
     ]

@@ -31,7 +31,9 @@ def test_tag_without_model_uses_seeds(tmp_path: Path) -> None:
     items = tmp_path / "items.jsonl"
     items.write_text(
         json.dumps({"id": "1", "title": "Apple recalls chargers after outage complaints", "summary": "", "link": ""})
-        + "\n" + json.dumps({"id": "2", "title": "Hit your target audience", "summary": "", "link": ""}) + "\n",
+        + "\n"
+        + json.dumps({"id": "2", "title": "Hit your target audience", "summary": "", "link": ""})
+        + "\n",
         encoding="utf-8",
     )
     result = CliRunner().invoke(tag, ["--config", str(config), "--input", str(items)])
@@ -46,10 +48,22 @@ def test_train_then_evaluate(tmp_path: Path) -> None:
     config = _write(tmp_path)
     labels = tmp_path / "labels.jsonl"
     rows = [
-        {"title": f"Apple signs supply deal {i}", "summary": "", "link": "", "stages": ["closing"], "prospects": ["apple"]}
+        {
+            "title": f"Apple signs supply deal {i}",
+            "summary": "",
+            "link": "",
+            "stages": ["closing"],
+            "prospects": ["apple"],
+        }
         for i in range(6)
     ] + [
-        {"title": f"Target store outage {i}", "summary": "", "link": "", "stages": ["servicing"], "prospects": ["target"]}
+        {
+            "title": f"Target store outage {i}",
+            "summary": "",
+            "link": "",
+            "stages": ["servicing"],
+            "prospects": ["target"],
+        }
         for i in range(6)
     ]
     labels.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")

@@ -33,11 +33,13 @@ def seeds_model() -> TrainedModel:
 
 def test_seeds_model_tags_obvious_headlines(seeds_model: TrainedModel) -> None:
     tagger = Tagger([], seeds_model)
-    tags = tagger.tag_many([
-        TextItem("1", "Harrow Systems recalls 10,000 routers after overheating complaints"),
-        TextItem("2", "Orchid Bank names new chief financial officer"),
-        TextItem("3", "Local choir sings at the town fair"),
-    ])
+    tags = tagger.tag_many(
+        [
+            TextItem("1", "Harrow Systems recalls 10,000 routers after overheating complaints"),
+            TextItem("2", "Orchid Bank names new chief financial officer"),
+            TextItem("3", "Storms expected over the weekend, forecasters say"),
+        ]
+    )
     assert "servicing" in tags[0].stages
     assert "proposing" in tags[1].stages
     assert tags[2].stages == {}
@@ -47,7 +49,8 @@ def test_seeds_model_tags_obvious_headlines(seeds_model: TrainedModel) -> None:
 def test_summary_records_training_data(seeds_model: TrainedModel) -> None:
     summary = seeds_model.summary
     assert summary["by_origin"] == {"seed": summary["examples"]}
-    assert set(summary["by_stage"]) == set(STAGES)  # type: ignore[arg-type]
+    by_stage = summary["by_stage"]
+    assert isinstance(by_stage, dict) and set(by_stage) == set(STAGES)
     assert "trained_at" in summary
 
 
@@ -60,22 +63,20 @@ def test_seeds_alone_beat_a_keyword_list(seeds_model: TrainedModel, dev_items: l
 
 
 def test_corrections_raise_that_stages_f1(dev_items: list[LabeledItem]) -> None:
-    stage = "delivering"
+    """People's corrections on half the DEV items raise stage F1 on the other half."""
     pool, held = dev_items[::2], dev_items[1::2]
-    corrections = [
-        LabeledItem(e.item, e.stages, e.prospects, weight=3.0, origin="correction")
-        for e in pool if stage in e.stages or "closing" in e.stages or "prospecting" in e.stages
-    ]
+    corrections = [LabeledItem(e.item, e.stages, e.prospects, weight=3.0, origin="correction") for e in pool]
     texts = [item_text(e.item) for e in held]
     gold = [set(e.stages) for e in held]
 
-    def f1(model: TrainedModel) -> float:
+    def f1(model: TrainedModel) -> dict[str, float]:
         report = score("stages", gold, [set(p) for p in model.stage_model.predict(texts)], STAGES)
-        return next(s.f1 for s in report.per_label if s.label == stage)
+        return {s.label: s.f1 for s in report.per_label}
 
     before = f1(train(gather()))
     after = f1(train(gather(extra_examples=corrections)))
-    assert after > before + 0.05, (before, after)
+    for stage in ("servicing", "negotiating", "closing"):
+        assert after[stage] > before[stage] + 0.1, (stage, before[stage], after[stage])
 
 
 def test_save_load_round_trip(tmp_path: Path, seeds_model: TrainedModel) -> None:

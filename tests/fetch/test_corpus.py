@@ -18,6 +18,7 @@ import asyncio
 import gzip
 import json
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -82,26 +83,32 @@ def _title_matches(expected: str | None, got: str | None) -> bool:
     return got in (clean_text(expected, limit=500), html_to_text(expected, limit=500))
 
 
+def _check(entry: dict[str, Any]) -> tuple[Any, ...] | None:
+    """One manifest row: None when parse_document agrees, else what differs."""
+    body = (CORPUS / entry["path"]).read_bytes()
+    count, title = _outcome(body, entry["path"])
+    expected = _expected(entry, body)
+    checks_title = entry["path"] not in DEVIATIONS and not entry["path"].endswith(".json")
+    if count != expected or (checks_title and count and not _title_matches(entry["first_entry_title"], title)):
+        return (entry["path"], expected, count, entry["first_entry_title"], title)
+    return None
+
+
 def test_every_corpus_feed_matches_manifest() -> None:
     root = _corpus()
     manifest = json.loads((root / "manifest.json").read_text())
     assert len(manifest) == 2407
-    mismatches = []
     started = time.perf_counter()
-    for entry in manifest:
-        body = (root / entry["path"]).read_bytes()
-        count, title = _outcome(body, entry["path"])
-        expected = _expected(entry, body)
-        checks_title = entry["path"] not in DEVIATIONS and not entry["path"].endswith(".json")
-        if count != expected or (checks_title and count and not _title_matches(entry["first_entry_title"], title)):
-            mismatches.append((entry["path"], expected, count, entry["first_entry_title"], title))
+    # Two processes (the machine has two cores): the corpus is ~41 MB of feedparser work.
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        mismatches = [m for m in pool.map(_check, manifest, chunksize=40) if m is not None]
     elapsed = time.perf_counter() - started
     assert not mismatches, f"{len(mismatches)} deviations not listed in DEVIATIONS: {mismatches[:20]}"
     print(f"corpus: {len(manifest)} files parsed in {elapsed:.1f} s")
 
 
 def _subset(manifest: list[dict[str, Any]], n: int = 40) -> list[dict[str, Any]]:
-    real = [e for e in manifest if e["path"].startswith("real-feeds/")]
+    real = [e for e in manifest if e["path"].startswith("real-feeds/") and e["bytes"] < 150_000]
     step = max(len(real) // n, 1)
     picked = real[::step][:n]
     gz = [e for e in real if e["path"].endswith(("compressed.xml", "invalid-characters-gzipped.xml"))]

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,8 +18,13 @@ from tests.helpers import feed_server
 N_SOURCES = 240
 
 
+MODEL_DIR = Path(tempfile.gettempdir()) / "funnelfeed-test-models"
+
+
 def write_config(path: Path, base: str, deadline: str = "3s") -> None:
     lines = [
+        # Shared across tests, so the seed model is trained once, not per worker per test.
+        f"classifier: {{model_path: '{MODEL_DIR / 'model.pkl'}'}}",
         "fetch:",
         "  allow_networks: [127.0.0.1/32]",
         "  concurrency: 16",

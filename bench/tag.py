@@ -1,0 +1,102 @@
+"""Benchmark the tagger: items tagged per second on one core, with 40 and 5,000 prospects, and training time.
+
+Usage: .venv/bin/python bench/tag.py [--items 2000] [--labels ../shared/labels/dev.jsonl]
+
+Items are synthetic headlines (plus the labelled DEV set when present, which is
+only read, never stored). Thread pools are pinned to one thread so the figure is
+per core.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import random  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from classifiers import ProspectProfile, Tagger, TextItem, gather, read_jsonl, train  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_LABELS = REPO / ".." / "shared" / "labels" / "dev.jsonl"
+BASE = [
+    ProspectProfile("apple", "Apple Inc.", ("Apple", "AAPL"), ("apple.com",)),
+    ProspectProfile("target", "Target Corporation", ("Target", "TGT"), ("target.com",)),
+    ProspectProfile("ford", "Ford Motor Company", ("Ford", "F"), ("ford.com",)),
+    ProspectProfile("shell", "Shell plc", ("Shell", "Royal Dutch Shell"), ("shell.com",)),
+]
+WORDS = ["acme", "global", "north", "river", "stone", "bright", "nova", "core", "delta", "prime", "atlas", "summit"]
+
+
+def profiles(count: int) -> list[ProspectProfile]:
+    """The base prospects plus generated ones up to ``count`` (names, aliases, tickers, domains)."""
+    rng = random.Random(1)
+    out = list(BASE)
+    for i in range(count - len(out)):
+        name = f"{rng.choice(WORDS).title()}{i} {rng.choice(['Systems', 'Foods', 'Bank', 'Energy'])}"
+        ticker = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(4)) + str(i % 10)
+        out.append(ProspectProfile(f"gen{i}", name + " Inc.", (name, ticker), (f"gen{i}.example.com",)))
+    return out
+
+
+def items(count: int, prospects: list[ProspectProfile], labels: Path) -> list[TextItem]:
+    """Synthetic headlines naming random prospects (some in ordinary senses), plus DEV items if present."""
+    rng = random.Random(2)
+    templates = [
+        "{n} signs supply deal with {m}",
+        "{n} recalls products after complaints",
+        "Analysts target {n} after results",
+        "apple pie and shell game at {m} fair",
+        "{n} names new chief financial officer",
+        "Markets fall; {n} and {m} shares slip",
+    ]
+    out = [
+        TextItem(
+            str(i),
+            rng.choice(templates).format(n=rng.choice(prospects).name, m=rng.choice(prospects).name),
+            "A short summary of the story about the company and its plans for next year.",
+        )
+        for i in range(count)
+    ]
+    if labels.exists():
+        out[: len(out) // 2] = [e.item for e in read_jsonl(labels)][: len(out) // 2]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=2000)
+    parser.add_argument("--labels", type=Path, default=DEFAULT_LABELS)
+    args = parser.parse_args()
+    start = time.perf_counter()
+    examples = gather(label_files=[args.labels] if args.labels.exists() else [])
+    model = train(examples)
+    print(f"train: {len(examples)} examples in {time.perf_counter() - start:.1f} s")
+    for count in (40, 5000):
+        prospects = profiles(count)
+        start = time.perf_counter()
+        tagger = Tagger(prospects, model)
+        built = time.perf_counter() - start
+        batch = items(args.items, prospects, args.labels)
+        start = time.perf_counter()
+        tagger.tag_many(batch)
+        many = time.perf_counter() - start
+        start = time.perf_counter()
+        for item in batch[:200]:
+            tagger.tag(item)
+        single = (time.perf_counter() - start) / 200
+        print(
+            f"{count:5d} prospects: build {built:.1f} s; tag_many {len(batch) / many:,.0f} items/s; "
+            f"tag one at a time {1 / single:,.0f} items/s"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Real headless Chromium (Debian's /usr/bin/chromium via Playwright) against a real uvicorn server."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aggregator.runtime import Runtime
+from tests.web.server import running
+from tests.web.support import PASSWORD, SEEDED, make_world
+from web.app import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium "
+                                                      "(apt-get install chromium; .ci/run installs it)"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+WATCH_SCRIPTS = """
+window.__added = [];
+window.__dialogs = 0;
+new MutationObserver((records) => {
+  for (const r of records) for (const n of r.addedNodes) if (n.nodeName === 'SCRIPT') window.__added.push(n.outerHTML);
+}).observe(document, {childList: true, subtree: true});
+"""
+
+
+@pytest.fixture(scope="module")
+def world(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime, str]]:
+    runtime = make_world(template_db, tmp_path_factory.mktemp("browser"))
+    with running(create_app(runtime)) as base:
+        yield runtime, base
+    runtime.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+def sign_in(page: object, base: str, user: str) -> None:
+    page.goto(f"{base}/login")  # type: ignore[attr-defined]
+    page.fill("input[name=username]", user)  # type: ignore[attr-defined]
+    page.fill("input[name=password]", PASSWORD)  # type: ignore[attr-defined]
+    page.click("form[action='/login'] button[type=submit]")  # type: ignore[attr-defined]
+    page.wait_for_url(f"{base}/")  # type: ignore[attr-defined]
+
+
+def test_rep_and_manager_journey(world: tuple[Runtime, str], browser: object, tmp_path: Path) -> None:
+    runtime, base = world
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True)  # type: ignore[attr-defined]
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    sign_in(page, base, "jane")
+    page.click("a[href='/prospects/acme']")
+    assert page.locator("h1").inner_text() == "Acme Corporation"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "prospect-page.png"))
+
+    page.click("a.stage-tab[data-stage='closing']")
+    page.wait_for_url(re.compile(r"stage=closing"))
+    titles = page.locator("article.item h3").all_inner_texts()
+    assert titles and all("Acme" in t for t in titles) and SEEDED.acme_external not in titles
+
+    page.fill("textarea[name=body][aria-label='New note']", "Hand-off: CIO prefers phased rollout.")
+    page.click("form.note-form button[type=submit]")
+    assert page.locator(".notes .note-body").first.inner_text() == "Hand-off: CIO prefers phased rollout."
+
+    card = page.locator("article.item").first
+    card.locator("summary", has_text="Correct tags").click()
+    card.locator("input[name=values][value=delivering]").check()
+    card.locator("button", has_text="Save stages").click()
+    page.wait_for_load_state()
+    corrected = page.locator("article.item").first
+    assert corrected.locator(".pill.s-delivering").count() == 1
+
+    page.click("button:has-text('Sign out')")
+    sign_in(page, base, "mia")
+    page.click("nav.main-nav a[href='/contributions']")
+    row = page.locator("tr[data-user='jane'] td.num")
+    assert row.all_inner_texts() == ["1", "1", "0"]
+    assert "Hand-off: CIO prefers phased rollout." in page.locator(".feed-list").inner_text()
+
+    page.goto(f"{base}/prospects/acme")
+    with page.expect_download() as download_info:
+        page.click("a[href='/prospects/acme/dossier.html']")
+    saved = tmp_path / "dossier.html"
+    download_info.value.save_as(saved)
+    html = saved.read_text(encoding="utf-8")
+    assert "Dossier: Acme Corporation" in html and "Hand-off: CIO prefers phased rollout." in html
+    assert "<script" not in html
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    context.close()
+
+
+def test_hostile_item_renders_inert(world: tuple[Runtime, str], browser: object) -> None:
+    _runtime, base = world
+    context = browser.new_context()  # type: ignore[attr-defined]
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    sign_in(page, base, "mia")
+    page.add_init_script(WATCH_SCRIPTS)
+    for path in ("/prospects/acme?stage=pricing", "/search?q=hostile"):
+        page.goto(base + path)
+        item = page.locator("article.item", has_text="Acme hostile").first
+        assert "<script>" in item.locator("h3").inner_text()  # shown as text
+        item.locator("details.full summary").click()  # open the sanitised content
+        item.locator("h3").click()
+        item.locator("a", has_text="click").click() if item.locator("a", has_text="click").count() else None
+        page.wait_for_timeout(300)
+        assert dialogs == []
+        assert page.evaluate("window.__added") == []
+        assert page.evaluate("document.scripts.length") == 0
+        handlers = page.evaluate("""[...document.querySelectorAll('*')].flatMap(e =>
+            [...e.attributes].filter(a => a.name.startsWith('on') || /^\\s*(javascript|data):/i.test(a.value))
+            .map(a => e.nodeName + ' ' + a.name))""")
+        assert handlers == []
+    context.close()

@@ -1,0 +1,164 @@
+"""Prospect pages, search, notes and corrections with credit, dossiers, sources, metrics, headers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from aggregator.runtime import ReloadResult, Runtime
+from aggregator.storage import utcnow
+from tests.web.support import SEEDED, sign_in, token_of
+from tests.web.test_entitlements import item_id
+from web.routes import prospects
+
+
+def test_prospect_page_shows_the_account_across_the_funnel(client: TestClient) -> None:
+    sign_in(client, "mia")
+    page = client.get("/prospects/acme").text
+    assert "Acme Corporation" in page and "Industrial manufacturer consolidating" in page
+    assert "Jane Smith" in page and 'class="pill s-pricing">Pricing' in page  # rep and deal stage
+    assert '<svg class="chart"' in page and 'rect class="s-closing"' in page
+    assert 'id="stage-prospecting"' in page and 'id="stage-closing"' in page  # grouped by stage
+    assert "Same story also from:" in page and "Business wire" in page  # near-duplicate sources
+    closing = client.get("/prospects/acme?stage=closing").text
+    assert SEEDED.duplicate in closing and SEEDED.acme_external not in closing
+    internal = client.get("/prospects/acme?stage=all&visibility=internal").text
+    assert SEEDED.acme_internal in internal and SEEDED.acme_external not in internal
+    searched = client.get("/prospects/acme?q=plant").text
+    assert SEEDED.acme_external in searched and SEEDED.duplicate not in searched
+
+
+def test_pagination(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prospects, "PAGE_SIZE", 10)
+    sign_in(client, "mia")
+    first = client.get("/prospects/acme?stage=all").text
+    assert "Older →" in first
+    second = client.get("/prospects/acme?stage=all&page=2").text
+    assert "← Newer" in second
+    titles = lambda html: set(re.findall(r'id="item-(\d+)"', html))  # noqa: E731
+    assert titles(first).isdisjoint(titles(second))
+
+
+def test_search_is_literal_and_portable(client: TestClient) -> None:
+    sign_in(client, "mia")
+    assert SEEDED.acme_external in client.get("/search?q=OHIO").text  # case-insensitive
+    assert "No items match" in client.get("/search?q=%25").text  # % is not a wildcard
+    assert "No items match" in client.get("/search?q=_").text
+
+
+def test_notes_useful_and_corrections_are_credited(client: TestClient, runtime: Runtime) -> None:
+    token = sign_in(client, "jane")
+    target = item_id(runtime, SEEDED.acme_external)
+    next_url = "/prospects/acme?stage=all"
+    response = client.post("/prospects/acme/notes", data={"body": "Met their CIO; budget in Q3.",
+                                                          "csrf_token": token, "next": next_url})
+    assert response.status_code == 200 and "Met their CIO; budget in Q3." in response.text
+    client.post(f"/items/{target}/notes", data={"prospect": "acme", "body": "Plant needs ERP", "csrf_token": token})
+    client.post(f"/items/{target}/useful", data={"csrf_token": token})
+    client.post(f"/items/{target}/tags", data={"kind": "stage", "values": ["qualifying", "delivering"],
+                                               "csrf_token": token})
+    tags = runtime.storage.tags_for([target])[target]
+    assert {(t.kind, t.value, t.origin) for t in tags if t.kind == "stage"} == {
+        ("stage", "qualifying", "correction"), ("stage", "delivering", "correction")}
+    jane = runtime.storage.user("jane")
+    assert jane is not None and all(t.set_by == jane.id for t in tags if t.kind == "stage")
+    corrections = runtime.storage.corrections()
+    assert any(c.item_id == target and c.values_csv == "qualifying,delivering" for _, c in corrections)
+    assert "★ 1 useful" in client.get("/prospects/acme?stage=qualifying").text
+    bad = client.post(f"/items/{target}/tags", data={"kind": "stage", "values": ["bogus"], "csrf_token": token})
+    assert bad.status_code == 400
+    sign_in(client, "mia")
+    credit = client.get("/contributions").text
+    row = re.search(r'<tr data-user="jane">(.*?)</tr>', credit, re.S)
+    assert row and re.findall(r'class="num">(\d+)<', row.group(1)) == ["2", "1", "1"]
+    assert "Met their CIO" in credit and "corrected stage: qualifying,delivering" in credit
+    assert "(Jane Smith)" in client.get("/prospects/acme").text  # the note names its author's rep
+
+
+def test_dossier_exports(client: TestClient, runtime: Runtime) -> None:
+    token = sign_in(client, "jane")
+    client.post("/prospects/acme/notes", data={"body": "<script>alert('n')</script> [x](javascript:alert(1))",
+                                               "csrf_token": token})
+    html = client.get("/prospects/acme/dossier.html")
+    assert html.status_code == 200 and "attachment" in html.headers["content-disposition"]
+    csp = html.headers["content-security-policy"]
+    assert "script-src" not in csp and "default-src 'none'" in csp and "style-src 'sha256-" in csp
+    body = html.text
+    assert "<script" not in body and "&lt;script&gt;alert(&#39;n&#39;)" in body
+    assert "<link" not in body and 'src="http' not in body  # self-contained
+    assert "Dossier: Acme Corporation" in body and "Jane Smith" in body and SEEDED.acme_internal in body
+    assert 'href="javascript:' not in body
+    md = client.get("/prospects/acme/dossier.md").text
+    assert md.startswith("# Dossier: Acme Corporation")
+    assert "## Closing" in md and "## Qualifying" in md and "## Account notes" in md
+    assert "<script" not in md and "&lt;script&gt;" in md and "](javascript:" not in md
+    assert "| jane | 1 | 0 | 0 |" in md
+
+
+def test_sources_page_for_support(client: TestClient, runtime: Runtime) -> None:
+    now = utcnow()
+    storage = runtime.storage
+    for _ in range(3):
+        storage.record_attempt("news", now=now, status="error", http_status=404, error="HTTP 404 from server",
+                               next_due=now)
+    storage.record_attempt("wire", now=now, status="error", http_status=503, error=None, next_due=now)
+    storage.record_attempt("crm", now=now, status="ok", http_status=200, error=None, next_due=now)
+    runtime.holder.last_reload = ReloadResult(now, False, ("config.yaml:12:5: sources.0.kind: 'fed' is not valid",))
+    sign_in(client, "sam")
+    page = client.get("/sources").text
+    assert "rejected" in page and "&#39;fed&#39; is not valid" in page
+    assert re.search(r'data-source="news">.*?Failing.*?no longer exists', page, re.S)
+    assert re.search(r'data-source="wire">.*?Backing off.*?overloaded', page, re.S)
+    assert re.search(r'data-source="crm">.*?OK', page, re.S)
+    broken = client.get("/sources?state=broken").text
+    assert 'data-source="news"' in broken and 'data-source="crm"' not in broken
+    assert "Effective configuration (3 sources" in page
+    sources = client.get("/api/sources", headers={"Authorization": f"Bearer {token_of('sam')}"}).json()
+    assert {s["id"]: s["state"] for s in sources} == {"crm": "ok", "news": "failing", "wire": "backing_off"}
+
+
+def test_metrics_and_healthz(client: TestClient, runtime: Runtime) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    runtime.storage.record_attempt("news", now=utcnow(), status="error", http_status=500, error="boom",
+                                   next_due=utcnow())
+    text = client.get("/metrics").text
+    assert 'funnelfeed_sources{state="backing_off"} 1.0' in text
+    assert 'funnelfeed_items{visibility="internal"} 3.0' in text
+    assert "funnelfeed_queue_lag_seconds" in text and "funnelfeed_source_consecutive_failures 1.0" in text
+    assert 'funnelfeed_source_fetches_last_hour{status="error"} 1.0' in text
+
+
+def test_security_headers_everywhere(client: TestClient) -> None:
+    for path in ("/login", "/healthz", "/static/app.css", "/nope"):
+        csp = client.get(path).headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert client.get("/login").headers["x-frame-options"] == "DENY"
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "'sha256-" in docs.headers["content-security-policy"]
+
+
+def test_hostile_content_is_inert_in_html(client: TestClient, runtime: Runtime) -> None:
+    sign_in(client, "mia")
+    for path in ("/prospects/acme?stage=pricing", "/search?q=hostile", "/prospects/acme"):
+        page = client.get(path).text
+        assert "<script" not in page and "<iframe" not in page, path
+        assert not re.search(r"<[^>]*\son\w+\s*=", page), path  # no event-handler attribute in any tag
+        assert not re.search(r"(href|src)\s*=\s*[\"']?\s*(javascript|data):", page, re.I), path
+        assert "&lt;script&gt;alert(&#34;title&#34;)&lt;/script&gt;" in page, path
+    assert '<a href="https://ok.example/" rel="noopener noreferrer nofollow ugc">fine link</a>' in page
+    api = client.get(f"/api/items/{item_id(runtime, SEEDED.hostile)}",
+                     headers={"Authorization": f"Bearer {token_of('mia')}"}).json()
+    assert api["title"] == SEEDED.hostile  # JSON carries the text as text; clients must escape it
+    assert api["link"] is None and "<script" not in api["content_html"] and "javascript:" not in api["content_html"]
+
+
+def test_one_error_shape(client: TestClient) -> None:
+    headers = {"Authorization": f"Bearer {token_of('mia')}"}
+    for path, status in (("/api/items/999999", 404), ("/api/items?per_page=0", 422), ("/api/nope", 404)):
+        body = client.get(path, headers=headers).json()
+        assert set(body) == {"error"} and body["error"]["status"] == status, path
+    sign_in(client, "mia")
+    page = client.get("/prospects/nope")
+    assert page.status_code == 404 and "404 · Not found" in page.text
