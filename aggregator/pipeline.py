@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -26,6 +27,13 @@ from aggregator.types import FetchOutcome, FetchResult, ItemData, SourceSpec
 log = logging.getLogger(__name__)
 
 
+def _mtime(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
+
+
 class Pipeline:
     """Runs fetch passes for a runtime with one shared Fetcher (and its politeness state)."""
 
@@ -39,6 +47,7 @@ class Pipeline:
         self._tagger: ItemTagger | None = None
         self._tagger_config: Config | None = None
         self._tagger_lock = threading.Lock()
+        self._model_mtime: float | None = None
         self._store_lock = asyncio.Lock()  # SQLite has one writer; PostgreSQL doesn't mind
 
     async def aclose(self) -> None:
@@ -48,8 +57,10 @@ class Pipeline:
         """The tagger for the configuration in force, rebuilt (once) after a reload."""
         with self._tagger_lock:  # built once, in whichever worker thread asks first
             config = self.runtime.config
-            if self._tagger_config is not config:
-                self._tagger_config = config
+            model_mtime = _mtime(config.classifier.model_path)
+            if self._tagger_config is not config or model_mtime != self._model_mtime:
+                # A config reload or a newly trained model (`funnelfeed train`) takes effect here.
+                self._tagger_config, self._model_mtime = config, model_mtime
                 self._tagger = None
                 self._tagger = ItemTagger(config)
             return self._tagger

@@ -115,6 +115,9 @@ async def serve(runtime: Runtime, host: str, port: int, *, fetch: bool = True) -
     if dispatcher is not None:
         await dispatcher.warm_up()
     scheduler = make_scheduler(runtime, dispatcher)
+    from aggregator.outputs import install_token_redaction
+
+    install_token_redaction()  # private feed tokens never reach the access log
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None,
                                            access_log=True, lifespan="on"))
     scheduler.start()

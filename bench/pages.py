@@ -6,7 +6,8 @@ Generates items, tags, sources, reps and users straight into a SQLite file (bulk
 inserts, no fetching), then times requests through the real ASGI app in-process
 (``fastapi.testclient``: routing, dependencies, entitlements, SQL, templates; no
 network). Prints p50/p99 per scenario, as a rep (entitlement SQL applied) and as
-a manager (no entitlement filter).
+a manager (no entitlement filter); prospect pages twice: with the 30 s aggregate
+cache (stage counts, chart) and "[cold]", recomputing them on every request.
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+from fastapi.testclient import TestClient
+from sqlalchemy import insert
 
-from aggregator.config.schema import STAGES  # noqa: E402
-from aggregator.runtime import open_runtime  # noqa: E402
-from aggregator.storage import ItemRow, TagRow, utcnow  # noqa: E402
-from web.app import create_app  # noqa: E402
-from web.security import hash_api_token, hash_password  # noqa: E402
+from aggregator.config.schema import STAGES
+from aggregator.runtime import open_runtime
+from aggregator.storage import ItemRow, TagRow, utcnow
+from web.app import create_app
+from web.security import hash_api_token, hash_password
 
 PROSPECTS = [f"p{i:02d}" for i in range(20)]
 PASSWORD = "bench password"
@@ -54,8 +55,9 @@ def generate(folder: Path, n_items: int, seed: int = 1) -> None:
     rng = random.Random(seed)
     runtime = open_runtime(write_config(folder))
     storage, now = runtime.storage, utcnow()
-    words = ("ERP rollout contract outage renewal budget hiring tender procurement pricing partnership "
-             "expansion funding launch compliance migration acquisition reorganisation").split()
+    words = ["ERP", "rollout", "contract", "outage", "renewal", "budget", "hiring", "tender", "procurement",
+             "pricing", "partnership", "expansion", "funding", "launch", "compliance", "migration",
+             "acquisition", "reorganisation"]
     weights = [1 / (i + 1) for i in range(len(PROSPECTS))]  # a few big accounts, a long tail
     items, tags = [], []
     for i in range(1, n_items + 1):
@@ -92,7 +94,7 @@ def generate(folder: Path, n_items: int, seed: int = 1) -> None:
 
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def measure(client: TestClient, path: str, n: int, headers: dict[str, str] | None = None) -> tuple[float, float]:
@@ -150,9 +152,11 @@ def main() -> None:
         clients = {"manager": manager, "rep": rep}
         sign_in(manager, "manager")
         sign_in(rep, "rep")
-        for who, label, path in scenarios:
-            p50, p99 = measure(clients[who], path, args.requests)
-            print(f"{who:8} {label:50} {p50:8.1f} {p99:8.1f}")
+        for ttl, note in ((30.0, ""), (0.0, " [cold]")):
+            app.state.aggregates.ttl = ttl  # 0: account counts and chart recomputed on every request
+            for who, label, path in scenarios:
+                p50, p99 = measure(clients[who], path, args.requests)
+                print(f"{who:8} {label + note:50} {p50:8.1f} {p99:8.1f}")
         for who, label, path in api:
             headers = {"Authorization": f"Bearer bench-token-{who}"}
             p50, p99 = measure(clients[who], path, args.requests, headers)

@@ -123,6 +123,32 @@ def tag(config_path: str, input_file: Any) -> None:
         sys.stdout.write(json.dumps(record) + "\n")
 
 
+#: A person's correction counts this many times a seed or labelled example.
+CORRECTION_WEIGHT = 3.0
+
+
+def _corrections(config: Config) -> list[Any]:
+    """Tag corrections from the database as weighted training examples."""
+    from aggregator.config import database_url
+    from aggregator.storage import open_storage
+    from classifiers import LabeledItem, TextItem
+
+    storage = open_storage(database_url(config))
+    try:
+        examples = []
+        for row, correction in storage.corrections():
+            values = tuple(v for v in correction.values_csv.split(",") if v)
+            item = TextItem(id=str(row.id), title=row.title, summary=row.text, link=row.link or "")
+            if correction.kind == "stage":
+                examples.append(LabeledItem(item, stages=values, weight=CORRECTION_WEIGHT, origin="correction"))
+            elif values:
+                examples.append(LabeledItem(item, prospects=values, weight=CORRECTION_WEIGHT,
+                                            origin="correction"))
+        return examples
+    finally:
+        storage.close()
+
+
 @click.command("train")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None)
 @click.option(
@@ -144,8 +170,11 @@ def train(config_path: str | None, label_files: tuple[str, ...], output: str | N
     from classifiers import train as train_model
 
     config = _load(config_path)
+    corrections = _corrections(config) if config_path is not None else []
+    if corrections:
+        click.echo(f"including {len(corrections)} correction(s) people made in the web view", err=True)
     try:
-        model = train_model(gather(vocab=_vocab(config), label_files=label_files))
+        model = train_model(gather(vocab=_vocab(config), label_files=label_files, extra_examples=corrections))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     path = Path(output) if output else _model_path(config, config_path)
@@ -183,3 +212,6 @@ def evaluate(config_path: str, labels_file: str, folds: int, seed: int, baseline
     click.echo(render(result.stages))
     for name, report in result.baselines.items():
         click.echo(f"\nbaseline - {name}\n" + render(report))
+
+
+COMMANDS = [tag, train, evaluate]

@@ -118,16 +118,19 @@ class ItemView:
         return [(v, o) for k, v, o, _ in self.tags if k == "prospect"]
 
 
-def _tag_subquery(kind: str, value: str) -> Any:
-    return select(_T.item_id).where(_T.kind == kind, _T.value == value)
+def _has_tag(kind: str, value: str) -> ColumnElement[bool]:
+    """EXISTS (kind, value) on the item: a probe of uq_item_tags (item_id, kind, value) per row, so a
+    newest-first page walks ix_items_published and stops after LIMIT rows instead of sorting the account."""
+    t = TagRow.__table__.alias()  # type: ignore[attr-defined]
+    return exists().where(t.c.item_id == _I.id, t.c.kind == kind, t.c.value == value)
 
 
 def _conditions(viewer: Viewer, f: ItemFilter) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = []
     if f.prospect:
-        conds.append(_I.id.in_(_tag_subquery("prospect", f.prospect)))
+        conds.append(_has_tag("prospect", f.prospect))
     if f.stage:
-        conds.append(_I.id.in_(_tag_subquery("stage", f.stage)))
+        conds.append(_has_tag("stage", f.stage))
     if f.untagged_stage:
         conds.append(~exists().where(_T.item_id == _I.id, _T.kind == "stage"))
     if f.source:
@@ -208,25 +211,41 @@ def group_members(storage: _HasEngine, viewer: Viewer,
     return dict(out)
 
 
+def _account_rows(viewer: Viewer, prospect: str, visibility: str | None,
+                  since: datetime | None = None) -> tuple[Any, list[ColumnElement[bool]]]:
+    """FROM item_tags (the prospect's tags, via ix_item_tags_kind_value) JOIN items, with the viewer's rule.
+
+    Aggregates over a whole account are driven from the tag index; page queries (``items``)
+    instead walk items newest first and probe tags.
+    """
+    pt = TagRow.__table__.alias("pt")  # type: ignore[attr-defined]
+    source = pt.join(ItemRow.__table__, _I.id == pt.c.item_id)  # type: ignore[attr-defined]
+    conds: list[ColumnElement[bool]] = [pt.c.kind == "prospect", pt.c.value == prospect]
+    if visibility:
+        conds.append(_I.visibility == visibility)
+    if since is not None:
+        conds.append(_I.published >= since)
+    clause = visible_clause(viewer)
+    if clause is not None:
+        conds.append(clause)
+    return source, conds
+
+
 def stage_counts(storage: _HasEngine, viewer: Viewer, prospect: str,
                  visibility: str | None = None) -> dict[str, int]:
     """Visible items of a prospect per stage, plus '' for all and '-' for no stage."""
-    f = ItemFilter(prospect=prospect, visibility=visibility)
-    conds = _conditions(viewer, f)
+    source, conds = _account_rows(viewer, prospect, visibility)
+    st = TagRow.__table__.alias("st")  # type: ignore[attr-defined]
+    per_stage = (select(st.c.value, func.count())
+                 .select_from(source.outerjoin(st, and_(st.c.item_id == _I.id, st.c.kind == "stage")))
+                 .where(*conds).group_by(st.c.value))
     with Session(storage.engine) as session:
-        total = session.execute(select(func.count()).select_from(ItemRow.__table__)  # type: ignore[attr-defined]
-                                .where(*conds)).scalar_one()
-        rows = session.execute(select(_T.value, func.count()).select_from(
-            ItemRow.__table__.join(TagRow.__table__, _T.item_id == _I.id))  # type: ignore[attr-defined]
-            .where(_T.kind == "stage", *conds).group_by(_T.value))
-        counts = {value: int(n) for value, n in rows}
-        untagged = session.execute(select(func.count()).select_from(ItemRow.__table__)  # type: ignore[attr-defined]
-                                   .where(*_conditions(viewer, ItemFilter(prospect=prospect,
-                                                                          visibility=visibility,
-                                                                          untagged_stage=True)))
-                                   ).scalar_one()
+        counts: dict[str, int] = {}
+        for value, n in session.execute(per_stage):
+            counts["-" if value is None else str(value)] = int(n)
+        total = session.execute(select(func.count()).select_from(source).where(*conds)).scalar_one()
     counts[""] = int(total)
-    counts["-"] = int(untagged)
+    counts.setdefault("-", 0)
     return counts
 
 
@@ -236,10 +255,11 @@ def volume_by_month(storage: _HasEngine, viewer: Viewer, prospect: str, since: d
     dialect = storage.engine.dialect.name
     month = (func.strftime("%Y-%m", _I.published) if dialect == "sqlite"
              else func.to_char(_I.published, "YYYY-MM"))
-    conds = _conditions(viewer, ItemFilter(prospect=prospect, since=since, visibility=visibility))
-    query = (select(month.label("m"), _T.value, func.count())
-             .select_from(ItemRow.__table__.join(TagRow.__table__, _T.item_id == _I.id))  # type: ignore[attr-defined]
-             .where(_T.kind == "stage", *conds).group_by(month, _T.value))
+    source, conds = _account_rows(viewer, prospect, visibility, since)
+    st = TagRow.__table__.alias("st")  # type: ignore[attr-defined]
+    query = (select(month.label("m"), st.c.value, func.count())
+             .select_from(source.join(st, and_(st.c.item_id == _I.id, st.c.kind == "stage")))
+             .where(*conds).group_by(month, st.c.value))
     with Session(storage.engine) as session:
         return {(str(m), str(stage)): int(n) for m, stage, n in session.execute(query)}
 

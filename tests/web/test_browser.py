@@ -58,7 +58,7 @@ def sign_in(page: object, base: str, user: str) -> None:
 
 
 def test_rep_and_manager_journey(world: tuple[Runtime, str], browser: object, tmp_path: Path) -> None:
-    runtime, base = world
+    _runtime, base = world
     context = browser.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True)  # type: ignore[attr-defined]
     page = context.new_page()
     errors: list[str] = []

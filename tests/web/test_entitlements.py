@@ -67,7 +67,7 @@ def test_rep_sees_external_everywhere_internal_only_of_their_accounts(client: Te
     assert api(client, "jane", f"/api/items/{globex_internal}")[0] == 404
     assert api(client, "jane", f"/api/items/{item_id(runtime, SEEDED.acme_internal)}")[0] == 200
     assert api(client, "jane", "/api/sources")[0] == 404
-    status, body = api(client, "jane", "/api/items?per_page=200")
+    _status, body = api(client, "jane", "/api/items?per_page=200")
     titles = {i["title"] for i in body["items"]}  # type: ignore[index]
     assert SEEDED.acme_internal in titles and "Globex hires a new CIO" in titles
     assert SEEDED.globex_internal not in titles and SEEDED.unowned_internal not in titles

@@ -1,0 +1,314 @@
+"""Prospect tagging: which configured companies an item concerns.
+
+Candidates come from one compiled alias matcher (names, tickers, people), link
+domains and the source's own prospects. Names that are also ordinary words
+("Target audience", "trade gap", "Nextel Cup") are then disambiguated by a small
+logistic model over the mention's context and the TF-IDF similarity between the
+item and the prospect's profile (name, aliases, keywords and items already
+confirmed for it). Before any confirmed items exist, a fixed prior per kind of
+evidence stands in for the model.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from classifiers.matching import AliasMatcher, Mention, name_variants
+from classifiers.text import clean, is_shouting, item_text
+from classifiers.types import ProspectProfile, ProspectTag, TextItem
+
+_WORD = re.compile(r"[A-Za-z0-9]+")
+# "Barclays Downgrades Ambev": the first company is the broker, not the subject.
+_RATING_VERBS = frozenset(
+    [
+        "maintains",
+        "downgrades",
+        "upgrades",
+        "initiates",
+        "reiterates",
+        "reinstates",
+        "assumes",
+        "resumes",
+        "bearish",
+        "bullish",
+    ]
+)
+# Fund-portfolio, stock-list and market-wrap headlines name companies without being about them.
+_LIST_CUE = re.compile(
+    r"\b(?:Buys|Sells|Adds to|Trims|Stakes? In|13F|52-Week|Stocks (?:To|That)|And More|Movers|Roundup|Top \d+)\b"
+)
+_LIST_SEGMENT = re.compile(r"^\s*(?:and\s+)?(?:[A-Z][\w.&'-]*|\(?[A-Z]{1,5}\)?)(?:\s+[A-Z][\w.&'-]*){0,3}\s*$")
+_PRIOR = {  # score of a kind of evidence before any item is confirmed
+    "person": 0.8,
+    "multi": 0.9,
+    "single": 0.7,
+    "ticker_ctx": 0.9,
+    "ticker": 0.7,
+    "short_ticker": 0.55,
+    "tiny_ticker": 0.02,
+    "lower": 0.05,
+}
+
+
+@dataclass
+class _Candidate:
+    """Evidence gathered for one (item, prospect) pair before scoring."""
+
+    prospect: str
+    mentions: list[Mention] = field(default_factory=list)
+    domain: bool = False
+    source: bool = False
+
+
+def _mention_kind(mention: Mention, shouting: bool) -> str:
+    if mention.lowercase:
+        return "lower"
+    if mention.kind == "person":
+        return "person"
+    if mention.kind == "name":
+        return "multi" if len(_WORD.findall(mention.alias)) > 1 else "single"
+    if mention.ticker_context:
+        return "ticker_ctx"
+    size = len(mention.alias.replace(".", ""))
+    if size <= 1:
+        return "tiny_ticker"
+    if size <= 2 or shouting:
+        return "short_ticker"
+    return "ticker"
+
+
+_KIND_RANK = list(_PRIOR)
+
+
+def _best_mention(mentions: Sequence[Mention], shouting: bool) -> tuple[Mention, str]:
+    ranked = sorted(mentions, key=lambda m: -_PRIOR[_mention_kind(m, shouting)])
+    return ranked[0], _mention_kind(ranked[0], shouting)
+
+
+def _neighbours(text: str, mention: Mention) -> tuple[str, str]:
+    before = _WORD.findall(text[max(0, mention.start - 30) : mention.start])
+    after = _WORD.findall(text[mention.end : mention.end + 30])
+    return (before[-1].lower() if before else "^"), (after[0].lower() if after else "$")
+
+
+class ProspectTagger:
+    """Scores which prospects an item concerns; ``fit`` learns from confirmed items."""
+
+    def __init__(self, profiles: Iterable[ProspectProfile], min_score: float = 0.5) -> None:
+        self.profiles = {p.id: p for p in profiles}
+        self.min_score = min_score
+        self.matcher = AliasMatcher(self.profiles.values())
+        self._negatives = {
+            pid: [w.lower() for w in p.negative_keywords if w.strip()] for pid, p in self.profiles.items()
+        }
+        self._keywords = {pid: [w.lower() for w in p.keywords if w.strip()] for pid, p in self.profiles.items()}
+        self._ids = list(self.profiles)
+        self._index = {pid: i for i, pid in enumerate(self._ids)}
+        self._vectorizer: TfidfVectorizer | None = None
+        self._pos_norm2 = np.zeros(0)
+        self._neg_norm2 = np.zeros(0)
+        self._pos: sparse.csr_matrix | None = None  # per-prospect sum of confirmed item vectors
+        self._neg: sparse.csr_matrix | None = None  # per-prospect sum of rejected item vectors
+        self._dict = DictVectorizer()
+        self._model: LogisticRegression | None = None
+        self._fit_profiles([], [])
+
+    # -- profiles -----------------------------------------------------------
+    def _profile_text(self, profile: ProspectProfile) -> str:
+        return " ".join([*name_variants(profile), *profile.keywords])
+
+    def _fit_profiles(self, texts: list[str], labels: list[tuple[list[str], list[str]]]) -> None:
+        """Build TF-IDF profiles: name+aliases+keywords, plus confirmed (and rejected) item texts."""
+        profile_texts = [self._profile_text(self.profiles[pid]) for pid in self._ids]
+        if not self._ids:  # nothing to tag; keep the tagger usable
+            self._vectorizer = None
+            return
+        self._vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1, stop_words="english")
+        self._vectorizer.fit(profile_texts + texts)
+        pos = sparse.csr_matrix(self._vectorizer.transform(profile_texts))
+        neg = sparse.csr_matrix(pos.shape)
+        if texts:
+            matrix = self._vectorizer.transform(texts)
+            rows_p, cols_p, rows_n, cols_n = [], [], [], []
+            for i, (positives, negatives) in enumerate(labels):
+                for pid in positives:
+                    rows_p.append(self._index[pid])
+                    cols_p.append(i)
+                for pid in negatives:
+                    rows_n.append(self._index[pid])
+                    cols_n.append(i)
+            shape = (len(self._ids), len(texts))
+            pos = pos + sparse.csr_matrix((np.ones(len(rows_p)), (rows_p, cols_p)), shape=shape) @ matrix
+            neg = neg + sparse.csr_matrix((np.ones(len(rows_n)), (rows_n, cols_n)), shape=shape) @ matrix
+        self._pos, self._neg = pos.tocsr(), neg.tocsr()
+        self._pos_norm2 = np.asarray(self._pos.multiply(self._pos).sum(axis=1)).ravel()
+        self._neg_norm2 = np.asarray(self._neg.multiply(self._neg).sum(axis=1)).ravel()
+
+    def _similarities(self, vectors: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+        """Dot products of every item with every confirmed and rejected profile, in one product each."""
+        assert self._pos is not None and self._neg is not None
+        return (vectors @ self._pos.T).toarray(), (vectors @ self._neg.T).toarray()
+
+    def _cosines(self, dots: tuple[np.ndarray, np.ndarray], row: int, pid: str, own: str | None) -> tuple[float, float]:
+        """Cosine to the prospect's confirmed and rejected profiles, leaving the item itself out."""
+        i = self._index[pid]
+        out = []
+        for which, dot_matrix, norms in (("pos", dots[0], self._pos_norm2), ("neg", dots[1], self._neg_norm2)):
+            dot, norm2 = float(dot_matrix[row, i]), float(norms[i])
+            if own == which:  # leave-one-out: remove the item's own contribution
+                dot, norm2 = dot - 1.0, norm2 - 2.0 * dot + 1.0
+            out.append(dot / math.sqrt(norm2) if norm2 > 1e-9 else 0.0)
+        return out[0], out[1]
+
+    # -- candidates and features --------------------------------------------
+    def _candidates(self, item: TextItem, text: str) -> dict[str, _Candidate]:
+        found: dict[str, _Candidate] = {}
+        for mention in self.matcher.mentions(text):
+            found.setdefault(mention.prospect, _Candidate(mention.prospect)).mentions.append(mention)
+        for pid in self.matcher.domain_prospects(item.link):
+            found.setdefault(pid, _Candidate(pid)).domain = True
+        for pid in item.source_prospects:
+            if pid in self.profiles:
+                found.setdefault(pid, _Candidate(pid)).source = True
+        return found
+
+    def _features(
+        self, cand: _Candidate, text: str, title_len: int, shouting: bool, n_cands: int, sims: tuple[float, float]
+    ) -> tuple[dict[str, float], float]:
+        mention, kind = _best_mention(cand.mentions, shouting)
+        before, after = _neighbours(text, mention)
+        lowered = text.lower()
+        keyword_hits = sum(1 for k in self._keywords[cand.prospect] if k in lowered)
+        title = text[:title_len]
+        segments = re.split(r",|\band\b|\bAnd\b|;|\(|\)|:", title)
+        list_size = sum(1 for seg in segments if seg.strip() and _LIST_SEGMENT.match(seg))
+        feats: dict[str, float] = {
+            f"kind={kind}": 1.0,
+            "rating_verb_next": float(after in _RATING_VERBS),
+            "list_cue": float(bool(_LIST_CUE.search(title))),
+            "list_size": float(min(list_size, 6)) / 3.0,
+            "comma_near": float(
+                text[max(0, mention.start - 2) : mention.start] == ", " or text[mention.end : mention.end + 1] == ","
+            ),
+            f"prev={before}": 1.0,
+            f"next={after}": 1.0,
+            f"pid={cand.prospect}": 1.0,
+            f"pid_kind={cand.prospect}:{kind}": 1.0,
+            "in_title": float(mention.start < title_len),
+            "title_start": float(mention.start == 0),
+            "shouting": float(shouting),
+            "n_mentions": math.log1p(len(cand.mentions)),
+            "n_candidates": math.log1p(n_cands - 1),
+            "commas_title": float(text[:title_len].count(",")),
+            "also_lower": float(any(m.lowercase for m in cand.mentions) and kind != "lower"),
+            "keywords": float(keyword_hits),
+            "sim_pos": sims[0],
+            "sim_neg": sims[1],
+        }
+        for token in set(_WORD.findall(title.lower())):
+            feats["tw=" + token] = 0.5
+        prior = _PRIOR[kind]
+        if keyword_hits:
+            prior = min(1.0, prior + 0.2)
+        if feats["also_lower"] and kind == "single":
+            prior -= 0.3
+        feats["prior"] = prior
+        return feats, prior
+
+    def _rows(
+        self, items: Sequence[TextItem], own: Sequence[tuple[list[str], list[str]]] | None = None
+    ) -> tuple[list[tuple[int, _Candidate]], list[dict[str, float]], list[float]]:
+        if self._vectorizer is None or not self._ids:
+            return [], [], []
+        texts = [item_text(item) for item in items]
+        vectors = self._vectorizer.transform(texts)
+        dots = self._similarities(vectors)
+        index: list[tuple[int, _Candidate]] = []
+        rows: list[dict[str, float]] = []
+        priors: list[float] = []
+        for i, (item, text) in enumerate(zip(items, texts, strict=True)):
+            cands = self._candidates(item, text)
+            title_len = len(clean(item.title))
+            shouting = is_shouting(clean(item.title))
+            for cand in cands.values():
+                if not cand.mentions:
+                    index.append((i, cand))
+                    rows.append({})
+                    priors.append(1.0)
+                    continue
+                side = None
+                if own is not None:
+                    side = "pos" if cand.prospect in own[i][0] else "neg"
+                sims = self._cosines(dots, i, cand.prospect, side)
+                feats, prior = self._features(cand, text, title_len, shouting, len(cands), sims)
+                index.append((i, cand))
+                rows.append(feats)
+                priors.append(prior)
+        return index, rows, priors
+
+    # -- public -------------------------------------------------------------
+    def fit(self, confirmed: Iterable[tuple[TextItem, Sequence[str]]]) -> ProspectTagger:
+        """Learn profiles and the disambiguation model from items whose prospects people confirmed.
+
+        An item confirmed with an empty list is evidence too: every name matched in it
+        was used in another sense.
+        """
+        pairs = [(item, [p for p in pids if p in self.profiles]) for item, pids in confirmed]
+        if not pairs:
+            return self
+        items = [item for item, _ in pairs]
+        texts = [item_text(item) for item in items]
+        labels: list[tuple[list[str], list[str]]] = []
+        for (_item, pids), text in zip(pairs, texts, strict=True):
+            matched = {m.prospect for m in self.matcher.mentions(text)}
+            labels.append((list(dict.fromkeys(pids)), sorted(matched - set(pids))))
+        self._fit_profiles(texts, labels)
+        index, rows, _ = self._rows(items, labels)
+        keep = [k for k, row in enumerate(rows) if row]
+        y = [int(index[k][1].prospect in labels[index[k][0]][0]) for k in keep]
+        if len(set(y)) < 2:
+            return self
+        matrix = self._dict.fit_transform([rows[k] for k in keep])
+        self._model = LogisticRegression(C=3.0, max_iter=2000, class_weight="balanced")
+        self._model.fit(matrix, y)
+        return self
+
+    def score_many(self, items: Sequence[TextItem]) -> list[dict[str, ProspectTag]]:
+        """Every candidate prospect with its score, above threshold or not."""
+        index, rows, priors = self._rows(items)
+        scores = list(priors)
+        scored = [k for k, row in enumerate(rows) if row]
+        if self._model is not None and scored:
+            probs = self._model.predict_proba(self._dict.transform([rows[k] for k in scored]))[:, 1]
+            for k, prob in zip(scored, probs, strict=True):
+                scores[k] = float(prob)
+        out: list[dict[str, ProspectTag]] = [{} for _ in items]
+        for (i, cand), score in zip(index, scores, strict=True):
+            text = item_text(items[i]).lower()
+            if cand.source:
+                out[i][cand.prospect] = ProspectTag(1.0, "source")
+                continue
+            if cand.domain:
+                out[i][cand.prospect] = ProspectTag(max(score, 0.95) if cand.mentions else 0.95, "domain")
+                continue
+            if any(re.search(r"\b" + re.escape(w) + r"\b", text) for w in self._negatives[cand.prospect]):
+                score = min(score, 0.05)
+            kind = "person" if all(m.kind == "person" for m in cand.mentions) else "alias"
+            out[i][cand.prospect] = ProspectTag(round(score, 4), kind)
+        return out
+
+    def tag_many(self, items: Sequence[TextItem]) -> list[dict[str, ProspectTag]]:
+        """Prospects at or above ``min_score`` for each item."""
+        return [
+            {pid: tag for pid, tag in scores.items() if tag.score >= self.min_score}
+            for scores in self.score_many(items)
+        ]

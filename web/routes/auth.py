@@ -1,0 +1,41 @@
+"""Sign in and sign out (argon2 passwords, signed session cookie, CSRF on both forms)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from web.deps import Csrf, RuntimeDep, current_user, safe_next
+from web.security import Session, verify_password
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/") -> Response:
+    if current_user(request) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return request.app.state.templates.TemplateResponse(request, "login.html",
+                                                        {"next": safe_next(next), "error": None})
+
+
+@router.post("/login", dependencies=[Csrf])
+def login(request: Request, runtime: RuntimeDep, username: Annotated[str, Form(max_length=100)],
+          password: Annotated[str, Form(max_length=1000)], next: Annotated[str, Form()] = "/") -> Response:
+    user = runtime.storage.user(username.strip())
+    if user is None or not verify_password(user.password_hash, password):
+        return request.app.state.templates.TemplateResponse(
+            request, "login.html", {"next": safe_next(next), "error": "Unknown user name or wrong password.",
+                                    "username": username}, status_code=401)
+    request.state.session = Session.for_user(user)  # a fresh session and CSRF token at sign-in
+    request.state.session_changed = True
+    return RedirectResponse(safe_next(next), status_code=303)
+
+
+@router.post("/logout", dependencies=[Csrf])
+def logout(request: Request) -> Response:
+    request.state.session = Session.anonymous()
+    request.state.session_changed = True
+    return RedirectResponse("/login", status_code=303)
