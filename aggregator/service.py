@@ -9,12 +9,16 @@ Per-source intervals live in the database as ``next_due`` times.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import socket
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
+import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from aggregator.pipeline import Pipeline
@@ -101,10 +105,22 @@ def make_scheduler(runtime: Runtime, dispatcher: Dispatcher | None, *, tick: flo
     return scheduler
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises a caught SIGTERM after its own shutdown, which would kill the
+    process before the scheduler and database are closed; we handle signals ourselves."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def request_exit(self) -> None:
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
+
+
 async def serve(runtime: Runtime, host: str, port: int, *, fetch: bool = True) -> None:
     """Web app and scheduler in one process; SIGTERM/SIGINT stop both cleanly."""
-    import uvicorn
-
     from web.app import create_app
 
     app = create_app(runtime)
@@ -118,8 +134,11 @@ async def serve(runtime: Runtime, host: str, port: int, *, fetch: bool = True) -
     from aggregator.outputs import install_token_redaction
 
     install_token_redaction()  # private feed tokens never reach the access log
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None,
-                                           access_log=True, lifespan="on"))
+    server = _Server(uvicorn.Config(app, host=host, port=port, log_config=None,
+                                    access_log=True, lifespan="on"))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.request_exit)
     scheduler.start()
     try:
         await server.serve()
