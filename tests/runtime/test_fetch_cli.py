@@ -1,0 +1,90 @@
+"""`funnelfeed fetch`, `sources` and `preview` as support staff run them, against local servers."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from aggregator.cli import main
+from tests.helpers import CountingServer, feed_server
+
+
+def write_config(tmp: Path, base: str) -> Path:
+    config = tmp / "config.yaml"
+    config.write_text(f"""\
+database: sqlite:///{tmp / 'ff.db'}
+fetch: {{allow_networks: [127.0.0.1/32], timeout: 2s, deadline: 4s}}
+classifier: {{model_path: '{tmp / 'model.pkl'}'}}
+prospects:
+  - {{id: acme, name: Acme Corporation, aliases: [Acme]}}
+sources:
+  - {{id: good, url: '{base}/feed/acme.xml', kind: feed, visibility: external, prospects: [acme]}}
+  - {{id: other, url: '{base}/feed/other.xml', kind: feed, visibility: external}}
+  - {{id: gone, url: '{base}/missing', kind: feed, visibility: external}}
+""")
+    return config
+
+
+def run_json(*args: str) -> list[dict[str, object]]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+
+
+def test_fetch_twice_second_pass_is_conditional(tmp_path: Path) -> None:
+    server = feed_server()
+    with server.running():
+        config = write_config(tmp_path, server.base)
+        first = {o["source"]: o for o in run_json("fetch", "--config", str(config), "--all", "--json")}
+        assert first["good"] == {"source": "good", "status": "ok", "new": 3, "updated": 0, "error": None}
+        assert first["other"]["new"] == 3
+        assert first["gone"]["status"] == "error" and "404" in str(first["gone"]["error"])
+        second = {o["source"]: o for o in run_json("fetch", "--config", str(config), "--all", "--json")}
+        assert second["good"]["status"] == "not_modified" and second["good"]["new"] == 0
+        assert second["other"]["status"] == "not_modified"
+        # Every source was asked twice; the second time with the stored ETag.
+        assert server.hits["/feed/acme.xml"] == 2
+    with sqlite3.connect(tmp_path / "ff.db") as conn:
+        assert conn.execute("SELECT count(*), count(DISTINCT source_id || key) FROM items").fetchone() == (6, 6)
+        tags = conn.execute("SELECT DISTINCT value, origin FROM item_tags JOIN items ON items.id = item_id "
+                            "WHERE kind = 'prospect' AND source_id = 'good'").fetchall()
+    assert ("acme", "source") in tags
+    health = {h["source"]: h for h in run_json("sources", "--config", str(config), "--json")}
+    assert health["gone"]["consecutive_failures"] == 2 and health["gone"]["status"] == "error"
+    assert health["good"]["items"] == 3 and health["good"]["error"] is None
+
+
+def test_fetch_due_only_skips_sources_not_due(tmp_path: Path) -> None:
+    server = feed_server()
+    with server.running():
+        config = write_config(tmp_path, server.base)
+        run_json("fetch", "--config", str(config), "--json")
+        again = run_json("fetch", "--config", str(config), "--json")
+        # Successful sources are due again in an hour; the failing one in two minutes.
+        assert again == []
+
+
+def test_preview_stores_nothing(tmp_path: Path) -> None:
+    page = b"""<html><body>
+      <article><h2>Acme opens a plant</h2><a href="/news/1">more</a><time datetime="2026-11-02">x</time></article>
+      <article><h2>Acme hires a CFO</h2><a href="/news/2">more</a></article></body></html>"""
+    server = CountingServer(lambda path, _h: (200, {"Content-Type": "text/html"}, page))
+    with server.running():
+        config = write_config(tmp_path, server.base)
+        result = CliRunner().invoke(main, [
+            "preview", "--config", str(config), "--url", f"{server.base}/press", "--kind", "page",
+            "--select", "item=article", "--select", "title=h2", "--select", "link=a@href",
+            "--select", "date=time@datetime", "--json"])
+        assert result.exit_code == 0, result.output
+        items = [json.loads(line) for line in result.output.splitlines()]
+        assert [i["title"] for i in items] == ["Acme opens a plant", "Acme hires a CFO"]
+        assert items[0]["link"] == f"{server.base}/news/1"
+        assert items[0]["prospects"] == ["acme"]
+        # A configured feed source that answers with a web page: a plain-language error.
+        by_id = CliRunner().invoke(main, ["preview", "--config", str(config), "good"])
+        assert by_id.exit_code == 1 and "not a feed" in by_id.output
+    with sqlite3.connect(tmp_path / "ff.db") as conn:
+        assert conn.execute("SELECT count(*) FROM items").fetchone() == (0,)
