@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import uvicorn
+from prometheus_client import Counter
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from aggregator.pipeline import Pipeline
@@ -26,6 +27,8 @@ from aggregator.runtime import Runtime
 from aggregator.types import FetchOutcome
 
 log = logging.getLogger(__name__)
+FETCHES = Counter("funnelfeed_fetches_total", "Fetch attempts by outcome", ["status"])
+NEW_ITEMS = Counter("funnelfeed_items_new_total", "New items stored by fetches")
 
 
 def owner_id() -> str:
@@ -79,6 +82,8 @@ class Dispatcher:
         self.completed += 1
         if not task.cancelled() and task.exception() is None:
             outcome = task.result()
+            FETCHES.labels(outcome.status).inc()
+            NEW_ITEMS.inc(outcome.new)
             if outcome.status == "error":
                 log.info("source %s failed: %s", outcome.source, outcome.error)
 

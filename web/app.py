@@ -61,7 +61,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         response = await call_next(request)
         if request.method == "POST":  # a note, mark or correction: aggregates must show it now
             app.state.aggregates.clear()
-        if request.state.session_changed and not errors.is_api(request):
+        if (request.state.session_changed and not errors.is_api(request)
+                and not request.url.path.startswith("/f/")):  # private feeds carry no session
             response.set_cookie(SESSION_COOKIE, codec.dumps(request.state.session), max_age=SESSION_MAX_AGE,
                                 httponly=True, samesite="lax", secure=secure_cookie, path="/")
         headers = response.headers
@@ -91,4 +92,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         router = getattr(feeds, "router", None)
         if router is not None:
             app.include_router(router)
+    from web.routes.feeds import FeedFastPath
+
+    app.add_middleware(FeedFastPath)  # answers cached feed polls before the stack above runs
     return app

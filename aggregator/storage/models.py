@@ -81,6 +81,7 @@ class TagRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("item_id", "kind", "value", name="uq_item_tags"),
         Index("ix_item_tags_kind_value", "kind", "value"),
+        Index("ix_item_tags_kind_value_item", "kind", "value", "item_id"),  # covering: account aggregates
     )
 
     id: int | None = Field(default=None, primary_key=True)

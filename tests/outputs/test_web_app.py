@@ -23,8 +23,6 @@ async def test_feeds_keep_their_headers_in_the_web_app(runtime: Runtime, monkeyp
         assert response.headers["referrer-policy"] == "no-referrer"
 
 
-@pytest.mark.xfail(reason="web/app.py's session middleware sets a cookie on /f/ responses (fix requested)",
-                   strict=False)
 async def test_feed_responses_carry_no_session_cookie(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FUNNELFEED_SECRET_KEY", "test-secret-key-for-sessions-0123456789")
     app = web_app(runtime)
