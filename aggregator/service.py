@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import uvicorn
-from prometheus_client import Counter
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from prometheus_client import Counter
 
 from aggregator.pipeline import Pipeline
 from aggregator.runtime import Runtime

@@ -73,7 +73,8 @@ def main() -> None:
         for n in (int(w) for w in args.workers.split(",")):
             elapsed = run(n, args.sources, args.concurrency, server_url, feeds, Path(tmp))
             results[n] = elapsed
-            print(f"{n} worker(s): {args.sources} sources in {elapsed:5.2f} s = {args.sources / elapsed:6.1f} sources/s "
+            rate = args.sources / elapsed
+            print(f"{n} worker(s): {args.sources} sources in {elapsed:5.2f} s = {rate:6.1f} sources/s "
                   f"(x{results[min(results)] / elapsed:.2f} vs {min(results)} worker)", flush=True)
 
 
