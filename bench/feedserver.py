@@ -17,6 +17,7 @@ class FeedServer:
         etags = [f'"{hashlib.sha1(b).hexdigest()[:16]}"' for b in bodies]
         self.requests = 0
         self.not_modified = 0
+        self._lock = threading.Lock()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -24,7 +25,8 @@ class FeedServer:
 
             def do_GET(self) -> None:
                 time.sleep(latency)
-                outer.requests += 1
+                with outer._lock:
+                    outer.requests += 1
                 try:
                     index = int(self.path.strip("/").split("/")[-1].split(".")[0])
                     body, etag = bodies[index], etags[index]
@@ -34,7 +36,8 @@ class FeedServer:
                     self.end_headers()
                     return
                 if self.headers.get("If-None-Match") == etag:
-                    outer.not_modified += 1
+                    with outer._lock:
+                        outer.not_modified += 1
                     self.send_response(304)
                     self.send_header("ETag", etag)
                     self.send_header("Content-Length", "0")
@@ -57,6 +60,11 @@ class FeedServer:
         self.httpd = Server(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def counts(self) -> tuple[int, int]:
+        """(requests served, of which 304) so far."""
+        with self._lock:
+            return self.requests, self.not_modified
 
     def url(self, index: int) -> str:
         return f"{self.base}/feed/{index}.xml"

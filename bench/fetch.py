@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,12 +21,17 @@ from pathlib import Path
 from feedserver import FeedServer
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from a checkout: the editable install maps classifiers as a namespace
 CORPUS = REPO.parent / "shared" / "corpus" / "real-feeds"
 
 
 def corpus_files(limit: int) -> list[Path]:
     files = sorted(p for p in CORPUS.rglob("*") if p.is_file())
     return files[:limit]
+
+
+def _delta(before: tuple[int, int], after: tuple[int, int]) -> str:
+    return f"{after[0] - before[0]} requests, {after[1] - before[1]} answered 304"
 
 
 def run_funnelfeed(server: FeedServer, n: int, tmp: Path, concurrency: int) -> dict[str, float]:
@@ -43,20 +49,22 @@ def run_funnelfeed(server: FeedServer, n: int, tmp: Path, concurrency: int) -> d
     pipeline.tagger()  # build the tagger (trains the seed model) outside the timed pass
     specs = runtime.holder.sources
 
-    async def one_pass() -> tuple[float, dict[str, int]]:
+    async def one_pass() -> tuple[float, dict[str, int], str]:
+        before = server.counts()
         started = time.perf_counter()
         outcomes = await pipeline.run_pass(specs)
+        elapsed = time.perf_counter() - started
         counts: dict[str, int] = {}
         for o in outcomes:
             counts[o.status] = counts.get(o.status, 0) + 1
-        return time.perf_counter() - started, counts
+        return elapsed, counts, _delta(before, server.counts())
 
     async def both() -> dict[str, float]:
-        full, full_counts = await one_pass()
-        again, again_counts = await one_pass()
+        full, full_counts, full_requests = await one_pass()
+        again, again_counts, again_requests = await one_pass()
         await pipeline.aclose()
-        print(f"  funnelfeed full pass: {full_counts}; second pass: {again_counts}; "
-              f"items stored: {runtime.storage.count_items()}")
+        print(f"  funnelfeed full pass: {full_counts} ({full_requests}); second pass: {again_counts} "
+              f"({again_requests}); items stored: {runtime.storage.count_items()}")
         return {"full_s": full, "not_modified_s": again}
 
     result = asyncio.run(both())
@@ -70,12 +78,17 @@ def run_reader(server: FeedServer, n: int, tmp: Path, workers: int) -> dict[str,
     reader = make_reader(str(tmp / "reader.db"))
     for i in range(n):
         reader.add_feed(server.url(i))
+    # scheduled=False: reader otherwise skips feeds not yet due, and the second pass
+    # would send no request at all.
+    before = server.counts()
     started = time.perf_counter()
-    reader.update_feeds(workers=workers)
+    reader.update_feeds(workers=workers, scheduled=False)
     full = time.perf_counter() - started
+    middle = server.counts()
     started = time.perf_counter()
-    reader.update_feeds(workers=workers)
+    reader.update_feeds(workers=workers, scheduled=False)
     again = time.perf_counter() - started
+    print(f"  reader requests: full pass {_delta(before, middle)}; second pass {_delta(middle, server.counts())}")
     entries = reader.get_entry_counts().total
     print(f"  reader entries stored: {entries}")
     reader.close()

@@ -16,6 +16,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 
+from classifiers.features import CharNgramVectorizer
 from classifiers.types import STAGES
 
 DEFAULT_THRESHOLD = 0.5
@@ -28,19 +29,25 @@ class StageModelParams:
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (2, 5)
     c: float = 4.0
+    title_weight: float = 0.0
     inner_folds: int = 4
     min_threshold: float = 0.15
     max_threshold: float = 0.85
 
 
-def _vectorizers(params: StageModelParams) -> tuple[TfidfVectorizer, TfidfVectorizer]:
+def _vectorizers(params: StageModelParams) -> tuple[TfidfVectorizer, CharNgramVectorizer, TfidfVectorizer]:
     words = TfidfVectorizer(
         ngram_range=params.word_ngrams, sublinear_tf=True, min_df=1, lowercase=True, strip_accents="unicode"
     )
-    chars = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=params.char_ngrams, sublinear_tf=True, min_df=2, lowercase=True
+    chars = CharNgramVectorizer(params.char_ngrams, min_df=2)
+    titles = TfidfVectorizer(
+        ngram_range=params.word_ngrams, sublinear_tf=True, min_df=1, lowercase=True, strip_accents="unicode"
     )
-    return words, chars
+    return words, chars, titles
+
+
+def _title(text: str) -> str:
+    return text.split(". ", 1)[0]
 
 
 def _best_threshold(scores: np.ndarray, truth: np.ndarray, params: StageModelParams) -> float:
@@ -63,15 +70,23 @@ class StageModel:
 
     params: StageModelParams = field(default_factory=StageModelParams)
     stages: tuple[str, ...] = STAGES
-    vectorizers: tuple[TfidfVectorizer, TfidfVectorizer] | None = None
+    vectorizers: tuple[TfidfVectorizer, CharNgramVectorizer, TfidfVectorizer] | None = None
     models: dict[str, LogisticRegression | float] = field(default_factory=dict)
     thresholds: dict[str, float] = field(default_factory=dict)
 
     def _features(self, texts: Sequence[str], fit: bool = False) -> sparse.csr_matrix:
         if fit or self.vectorizers is None:
             self.vectorizers = _vectorizers(self.params)
-            return sparse.hstack([v.fit_transform(texts) for v in self.vectorizers]).tocsr()
-        return sparse.hstack([v.transform(texts) for v in self.vectorizers]).tocsr()
+            words, chars, titles = self.vectorizers
+            mats = [words.fit_transform(texts), chars.fit_transform(texts)]
+            if self.params.title_weight:
+                mats.append(self.params.title_weight * titles.fit_transform([_title(t) for t in texts]))
+            return sparse.hstack(mats).tocsr()
+        words, chars, titles = self.vectorizers
+        mats = [words.transform(texts), chars.transform(texts)]
+        if self.params.title_weight:
+            mats.append(self.params.title_weight * titles.transform([_title(t) for t in texts]))
+        return sparse.hstack(mats).tocsr()
 
     def _fit_models(
         self, matrix: sparse.csr_matrix, labels: np.ndarray, weights: np.ndarray

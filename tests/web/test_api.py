@@ -17,7 +17,11 @@ from web.app import create_app
 
 MIA = {"Authorization": f"Bearer {token_of('mia')}"}
 
+# The same checks on both real databases.
+on_both_databases = pytest.mark.parametrize("world_db", ["sqlite", "postgresql"], indirect=True)
 
+
+@on_both_databases
 def test_items_filters_and_pages(client: TestClient) -> None:
     page = client.get("/api/items?prospect=acme&per_page=10", headers=MIA).json()
     assert len(page["items"]) == 10 and page["next_page"] == 2
@@ -37,6 +41,7 @@ def test_items_filters_and_pages(client: TestClient) -> None:
     assert client.get("/api/items?stage=bogus", headers=MIA).status_code == 422
 
 
+@on_both_databases
 def test_prospects(client: TestClient) -> None:
     prospects = {p["id"]: p for p in client.get("/api/prospects", headers=MIA).json()}
     assert prospects["acme"]["reps"] == [{"rep_id": "jsmith", "name": "Jane Smith", "stage": "pricing"}]
@@ -46,6 +51,7 @@ def test_prospects(client: TestClient) -> None:
     assert client.get("/api/prospects/nope", headers=MIA).status_code == 404
 
 
+@on_both_databases
 def test_corrections_post(client: TestClient, runtime: Runtime) -> None:
     target = item_id(runtime, SEEDED.acme_external)
     jane = {"Authorization": f"Bearer {token_of('jane')}"}

@@ -13,6 +13,9 @@ from aggregator.storage import browse, utcnow
 from aggregator.types import ItemData
 from tests.web.support import SEEDED, sign_in, token_of
 
+# The same checks on both real databases.
+pytestmark = pytest.mark.parametrize("world_db", ["sqlite", "postgresql"], indirect=True)
+
 
 def item_id(runtime: Runtime, title: str) -> int:
     views, _ = browse.items(runtime.storage, Viewer("support"), browse.ItemFilter(query=title), limit=5)

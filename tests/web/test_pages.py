@@ -13,6 +13,9 @@ from tests.web.support import SEEDED, sign_in, token_of
 from tests.web.test_entitlements import item_id
 from web.routes import prospects
 
+# The same pages on both real databases.
+pytestmark = pytest.mark.parametrize("world_db", ["sqlite", "postgresql"], indirect=True)
+
 
 def test_prospect_page_shows_the_account_across_the_funnel(client: TestClient) -> None:
     sign_in(client, "mia")
