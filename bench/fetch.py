@@ -39,14 +39,21 @@ def run_funnelfeed(server: FeedServer, n: int, tmp: Path, concurrency: int) -> d
     from aggregator.runtime import open_runtime
 
     config = tmp / "config.yaml"
-    lines = [f"database: sqlite:///{tmp / 'funnelfeed.db'}", "fetch:", "  allow_networks: [127.0.0.1/32]",
-             f"  concurrency: {concurrency}", f"  per_host: {concurrency}", "  per_host_per_minute: 100000",
-             "sources:"]
+    lines = [
+        f"database: sqlite:///{tmp / 'funnelfeed.db'}",
+        "fetch:",
+        "  allow_networks: [127.0.0.1/32]",
+        f"  concurrency: {concurrency}",
+        f"  per_host: {concurrency}",
+        "  per_host_per_minute: 100000",
+        "sources:",
+    ]
     lines += [f"  - {{id: f{i}, url: '{server.url(i)}', kind: feed, visibility: external}}" for i in range(n)]
     config.write_text("\n".join(lines) + "\n")
     runtime = open_runtime(config)
     pipeline = Pipeline(runtime)
     pipeline.tagger()  # build the tagger (trains the seed model) outside the timed pass
+    pipeline.fetcher.start_workers()  # and start the parse worker processes
     specs = runtime.holder.sources
 
     async def one_pass() -> tuple[float, dict[str, int], str]:
@@ -63,8 +70,10 @@ def run_funnelfeed(server: FeedServer, n: int, tmp: Path, concurrency: int) -> d
         full, full_counts, full_requests = await one_pass()
         again, again_counts, again_requests = await one_pass()
         await pipeline.aclose()
-        print(f"  funnelfeed full pass: {full_counts} ({full_requests}); second pass: {again_counts} "
-              f"({again_requests}); items stored: {runtime.storage.count_items()}")
+        print(
+            f"  funnelfeed full pass: {full_counts} ({full_requests}); second pass: {again_counts} "
+            f"({again_requests}); items stored: {runtime.storage.count_items()}"
+        )
         return {"full_s": full, "not_modified_s": again}
 
     result = asyncio.run(both())
@@ -107,14 +116,18 @@ def main() -> None:
     n = len(files)
     results: dict[str, dict[str, float]] = {}
     with FeedServer(files, args.latency) as server, tempfile.TemporaryDirectory() as tmp:
-        print(f"{n} corpus feeds ({sum(f.stat().st_size for f in files) / 1e6:.1f} MB), "
-              f"{args.latency * 1000:.0f} ms latency")
+        print(
+            f"{n} corpus feeds ({sum(f.stat().st_size for f in files) / 1e6:.1f} MB), "
+            f"{args.latency * 1000:.0f} ms latency"
+        )
         results["funnelfeed"] = run_funnelfeed(server, n, Path(tmp), args.concurrency)
         if not args.skip_reader:
             results["reader"] = run_reader(server, n, Path(tmp), args.workers)
     for name, r in results.items():
-        print(f"{name:>10}: full pass {r['full_s']:6.2f} s ({n / r['full_s']:7.1f} feeds/s); "
-              f"all-304 pass {r['not_modified_s']:6.2f} s ({n / r['not_modified_s']:7.1f} feeds/s)")
+        print(
+            f"{name:>10}: full pass {r['full_s']:6.2f} s ({n / r['full_s']:7.1f} feeds/s); "
+            f"all-304 pass {r['not_modified_s']:6.2f} s ({n / r['not_modified_s']:7.1f} feeds/s)"
+        )
     if "reader" in results:
         ratio = results["reader"]["full_s"] / results["funnelfeed"]["full_s"]
         ratio304 = results["reader"]["not_modified_s"] / results["funnelfeed"]["not_modified_s"]

@@ -58,9 +58,11 @@ http {{
 
 
 def app_factory() -> object:
-    """The uvicorn --factory target: the feeds router in a bare FastAPI app, as web.app mounts it.
+    """The uvicorn --factory target.
 
-    With FUNNELFEED_BENCH_FASTPATH=1 the app is wrapped in ``FeedFastPath``.
+    By default the real web app (``web.app.create_app``: sessions, CSP, error pages, and
+    ``FeedFastPath`` in front). With FUNNELFEED_BENCH_APP=router, the feeds router alone in a
+    bare FastAPI app, wrapped in ``FeedFastPath`` when FUNNELFEED_BENCH_FASTPATH=1.
     """
     from fastapi import FastAPI
 
@@ -69,6 +71,10 @@ def app_factory() -> object:
     from web.routes.feeds import FeedFastPath, router
 
     install_token_redaction()
+    if os.environ.get("FUNNELFEED_BENCH_APP", "full") == "full":
+        from web.app import create_app
+
+        return create_app(open_runtime(os.environ["FUNNELFEED_BENCH_CONFIG"]))
     app = FastAPI()
     app.include_router(router)
     app.state.runtime = open_runtime(os.environ["FUNNELFEED_BENCH_CONFIG"])
@@ -150,7 +156,10 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--fastpath", action="store_true", help="Wrap the app in web.routes.feeds.FeedFastPath.")
+    parser.add_argument("--fastpath", action="store_true",
+                        help="With --router-only: wrap the router in web.routes.feeds.FeedFastPath.")
+    parser.add_argument("--router-only", action="store_true",
+                        help="Serve the feeds router in a bare FastAPI app instead of the real web app.")
     opts = parser.parse_args()
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None:
@@ -161,7 +170,8 @@ def main() -> None:
     config = prepare(tmp, ff_base)
     feed_path = f"/f/{TOKEN}/all.atom"
     env = {**os.environ, "FUNNELFEED_BENCH_CONFIG": str(config), "PYTHONPATH": str(REPO),
-           "FUNNELFEED_BENCH_FASTPATH": "1" if opts.fastpath else "0"}
+           "FUNNELFEED_BENCH_FASTPATH": "1" if opts.fastpath else "0",
+           "FUNNELFEED_BENCH_APP": "router" if opts.router_only else "full"}
     uvicorn = [sys.executable, "-m", "uvicorn", "bench.serve:app_factory", "--factory", "--host", "127.0.0.1",
                "--port", str(ff_port), "--workers", str(opts.workers), "--no-access-log", "--log-level",
                "warning"]
