@@ -46,6 +46,13 @@ _RATING_VERBS = frozenset(
 _LIST_CUE = re.compile(
     r"\b(?:Buys|Sells|Adds to|Trims|Stakes? In|13F|52-Week|Stocks (?:To|That)|And More|Movers|Roundup|Top \d+)\b"
 )
+# A wire-service ticker written beside a name: <DCAI>, (NYSE: DAL), (AAPL).
+_WIRE_TICKER = re.compile(r"<([A-Z][A-Z0-9.]{0,6})>|\((?:[A-Za-z]+\s*:\s*)?([A-Z][A-Z0-9.]{0,6})\)")
+# Words after a name that continue it as the same company (or say nothing about who it is).
+_NAME_CONTINUATION = frozenset(
+    ("inc", "corp", "corporation", "co", "company", "plc", "ltd", "limited", "group", "holdings", "international")
+) | frozenset(("the", "a", "an", "of", "in", "on", "at", "to", "for", "and", "or", "s"))
+_CAPITALISED = re.compile(r"[A-Z][a-z]")
 _LIST_SEGMENT = re.compile(r"^\s*(?:and\s+)?(?:[A-Z][\w.&'-]*|\(?[A-Z]{1,5}\)?)(?:\s+[A-Z][\w.&'-]*){0,3}\s*$")
 _PRIOR = {  # score of a kind of evidence before any item is confirmed
     "person": 0.8,
@@ -92,6 +99,12 @@ _KIND_RANK = list(_PRIOR)
 def _best_mention(mentions: Sequence[Mention], shouting: bool) -> tuple[Mention, str]:
     ranked = sorted(mentions, key=lambda m: -_PRIOR[_mention_kind(m, shouting)])
     return ranked[0], _mention_kind(ranked[0], shouting)
+
+
+def _is_title_case(text: str) -> bool:
+    """Headline style, where every long word is capitalised and capitals say nothing about names."""
+    words = [w for w in _WORD.findall(text) if len(w) > 3 and w.isalpha()]
+    return bool(words) and sum(w[0].isupper() for w in words) / len(words) > 0.6
 
 
 def _neighbours(text: str, mention: Mention) -> tuple[str, str]:
@@ -153,17 +166,28 @@ class ProspectTagger:
         self._pos_norm2 = np.asarray(self._pos.multiply(self._pos).sum(axis=1)).ravel()
         self._neg_norm2 = np.asarray(self._neg.multiply(self._neg).sum(axis=1)).ravel()
 
-    def _similarities(self, vectors: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-        """Dot products of every item with every confirmed and rejected profile, in one product each."""
-        assert self._pos is not None and self._neg is not None
-        return (vectors @ self._pos.T).toarray(), (vectors @ self._neg.T).toarray()
+    def _pair_dots(self, vectors: sparse.csr_matrix, pairs: list[tuple[int, int]]) -> np.ndarray:
+        """Dot products (pairs x 2) of item rows with the confirmed and rejected profile of one prospect each.
 
-    def _cosines(self, dots: tuple[np.ndarray, np.ndarray], row: int, pid: str, own: str | None) -> tuple[float, float]:
+        Only the (item, prospect) pairs that are candidates are computed, so the cost does not
+        grow with the number of configured prospects.
+        """
+        assert self._pos is not None and self._neg is not None
+        if not pairs:
+            return np.zeros((0, 2))
+        rows = [r for r, _ in pairs]
+        cols = [c for _, c in pairs]
+        items = vectors[rows]
+        pos = np.asarray(items.multiply(self._pos[cols]).sum(axis=1)).ravel()
+        neg = np.asarray(items.multiply(self._neg[cols]).sum(axis=1)).ravel()
+        return np.column_stack([pos, neg])
+
+    def _cosines(self, dots: np.ndarray, pid: str, own: str | None) -> tuple[float, float]:
         """Cosine to the prospect's confirmed and rejected profiles, leaving the item itself out."""
         i = self._index[pid]
         out = []
-        for which, dot_matrix, norms in (("pos", dots[0], self._pos_norm2), ("neg", dots[1], self._neg_norm2)):
-            dot, norm2 = float(dot_matrix[row, i]), float(norms[i])
+        for k, which, norms in ((0, "pos", self._pos_norm2), (1, "neg", self._neg_norm2)):
+            dot, norm2 = float(dots[k]), float(norms[i])
             if own == which:  # leave-one-out: remove the item's own contribution
                 dot, norm2 = dot - 1.0, norm2 - 2.0 * dot + 1.0
             out.append(dot / math.sqrt(norm2) if norm2 > 1e-9 else 0.0)
@@ -189,6 +213,20 @@ class ProspectTagger:
         lowered = text.lower()
         keyword_hits = sum(1 for k in self._keywords[cand.prospect] if k in lowered)
         title = text[:title_len]
+        in_title = mention.start < title_len
+        caps_context = shouting or (_is_title_case(title) if in_title else False)
+        after_words = _WORD.findall(text[mention.end : mention.end + 40])
+        next_raw = after_words[0] if after_words else ""
+        next_cap = bool(
+            next_raw
+            and _CAPITALISED.match(next_raw)
+            and next_raw.lower() not in _NAME_CONTINUATION
+            and text[mention.end : mention.end + 1] == " "
+        )
+        own = {m.alias for m in cand.mentions}
+        other_tickers = sum(1 for m in _WIRE_TICKER.finditer(title) if (m.group(1) or m.group(2)) not in own)
+        window = text[max(0, mention.start - 60) : mention.end + 60]
+        enum_commas = window.count(",")
         segments = re.split(r",|\band\b|\bAnd\b|;|\(|\)|:", title)
         list_size = sum(1 for seg in segments if seg.strip() and _LIST_SEGMENT.match(seg))
         feats: dict[str, float] = {
@@ -209,6 +247,13 @@ class ProspectTagger:
             "n_mentions": math.log1p(len(cand.mentions)),
             "n_candidates": math.log1p(n_cands - 1),
             "commas_title": float(text[:title_len].count(",")),
+            "next_cap_sentence": float(next_cap and not caps_context),
+            "next_cap_headline": float(next_cap and caps_context),
+            "other_wire_ticker": float(min(other_tickers, 2)),
+            "possessive": float(text[mention.end : mention.end + 2] in ("'s", "\u2019s")),
+            "enum_commas": float(min(enum_commas, 4)) / 2.0,
+            "summary_only": float(not any(m.start < title_len for m in cand.mentions)),
+            "early_in_title": float(in_title and len(_WORD.findall(text[: mention.start])) <= 2),
             "also_lower": float(any(m.lowercase for m in cand.mentions) and kind != "lower"),
             "keywords": float(keyword_hits),
             "sim_pos": sims[0],
@@ -221,24 +266,42 @@ class ProspectTagger:
             prior = min(1.0, prior + 0.2)
         if feats["also_lower"] and kind == "single":
             prior -= 0.3
+        # "Barclays Downgrades Ambev", "UPDATE: HSBC Upgrades ...": a name that opens the headline
+        # and is followed by a rating verb is the broker acting on someone else's stock.
+        if in_title and after in _RATING_VERBS and feats["early_in_title"]:
+            feats["broker_actor"] = 1.0
+        # "...: Sky News", "- Sky News": a news source credited in the headline, not its subject.
+        if next_raw == "News" and text[max(0, mention.start - 3) : mention.start].strip() in (":", "-", "|"):
+            feats["news_source"] = 1.0
         feats["prior"] = prior
         return feats, prior
 
     def _rows(
-        self, items: Sequence[TextItem], own: Sequence[tuple[list[str], list[str]]] | None = None
+        self,
+        items: Sequence[TextItem],
+        own: Sequence[tuple[list[str], list[str]]] | None = None,
+        texts: Sequence[str] | None = None,
     ) -> tuple[list[tuple[int, _Candidate]], list[dict[str, float]], list[float]]:
         if self._vectorizer is None or not self._ids:
             return [], [], []
-        texts = [item_text(item) for item in items]
-        vectors = self._vectorizer.transform(texts)
-        dots = self._similarities(vectors)
+        texts = [item_text(item) for item in items] if texts is None else texts
+        found = [(i, self._candidates(item, text)) for i, (item, text) in enumerate(zip(items, texts, strict=True))]
+        found = [(i, cands) for i, cands in found if cands]
+        # Only items that name a prospect need the (costly) similarity features.
+        named = [i for i, cands in found if any(c.mentions for c in cands.values())]
+        row_of = {i: r for r, i in enumerate(named)}
+        pairs = [(row_of[i], self._index[c.prospect]) for i, cands in found for c in cands.values() if c.mentions]
+        pair_of = {(named[r], self._ids[c]): k for k, (r, c) in enumerate(pairs)}
+        vectors = self._vectorizer.transform([texts[i] for i in named]) if named else None
+        dots = self._pair_dots(vectors, pairs) if vectors is not None else np.zeros((0, 2))
         index: list[tuple[int, _Candidate]] = []
         rows: list[dict[str, float]] = []
         priors: list[float] = []
-        for i, (item, text) in enumerate(zip(items, texts, strict=True)):
-            cands = self._candidates(item, text)
-            title_len = len(clean(item.title))
-            shouting = is_shouting(clean(item.title))
+        for i, cands in found:
+            text = texts[i]
+            title = clean(items[i].title)
+            title_len = len(title)
+            shouting = is_shouting(title)
             for cand in cands.values():
                 if not cand.mentions:
                     index.append((i, cand))
@@ -248,7 +311,7 @@ class ProspectTagger:
                 side = None
                 if own is not None:
                     side = "pos" if cand.prospect in own[i][0] else "neg"
-                sims = self._cosines(dots, i, cand.prospect, side)
+                sims = self._cosines(dots[pair_of[(i, cand.prospect)]], cand.prospect, side)
                 feats, prior = self._features(cand, text, title_len, shouting, len(cands), sims)
                 index.append((i, cand))
                 rows.append(feats)
@@ -282,9 +345,13 @@ class ProspectTagger:
         self._model.fit(matrix, y)
         return self
 
-    def score_many(self, items: Sequence[TextItem]) -> list[dict[str, ProspectTag]]:
-        """Every candidate prospect with its score, above threshold or not."""
-        index, rows, priors = self._rows(items)
+    def score_many(self, items: Sequence[TextItem], texts: Sequence[str] | None = None) -> list[dict[str, ProspectTag]]:
+        """Every candidate prospect with its score, above threshold or not.
+
+        ``texts`` may pass ``item_text`` of the items when the caller has it already.
+        """
+        texts = [item_text(item) for item in items] if texts is None else texts
+        index, rows, priors = self._rows(items, texts=texts)
         scores = list(priors)
         scored = [k for k, row in enumerate(rows) if row]
         if self._model is not None and scored:
@@ -292,23 +359,27 @@ class ProspectTagger:
             for k, prob in zip(scored, probs, strict=True):
                 scores[k] = float(prob)
         out: list[dict[str, ProspectTag]] = [{} for _ in items]
-        for (i, cand), score in zip(index, scores, strict=True):
-            text = item_text(items[i]).lower()
+        lowered: dict[int, str] = {}
+        for (i, cand), score, row in zip(index, scores, rows, strict=True):
+            text = lowered.setdefault(i, texts[i].lower())
             if cand.source:
                 out[i][cand.prospect] = ProspectTag(1.0, "source")
                 continue
             if cand.domain:
                 out[i][cand.prospect] = ProspectTag(max(score, 0.95) if cand.mentions else 0.95, "domain")
                 continue
-            if any(re.search(r"\b" + re.escape(w) + r"\b", text) for w in self._negatives[cand.prospect]):
+            if row.get("broker_actor") or row.get("news_source"):
+                score = min(score, 0.05)
+            negatives = self._negatives[cand.prospect]
+            if negatives and any(re.search(r"\b" + re.escape(w) + r"\b", text) for w in negatives):
                 score = min(score, 0.05)
             kind = "person" if all(m.kind == "person" for m in cand.mentions) else "alias"
             out[i][cand.prospect] = ProspectTag(round(score, 4), kind)
         return out
 
-    def tag_many(self, items: Sequence[TextItem]) -> list[dict[str, ProspectTag]]:
+    def tag_many(self, items: Sequence[TextItem], texts: Sequence[str] | None = None) -> list[dict[str, ProspectTag]]:
         """Prospects at or above ``min_score`` for each item."""
         return [
             {pid: tag for pid, tag in scores.items() if tag.score >= self.min_score}
-            for scores in self.score_many(items)
+            for scores in self.score_many(items, texts)
         ]

@@ -49,6 +49,7 @@ class Tagger:
         """Tags for many items; stage features are computed in one vectorised pass."""
         if not items:
             return []
-        prospect_tags = self.prospects.tag_many(items)
-        stage_tags = self.model.stage_model.predict([item_text(item) for item in items])
+        texts = [item_text(item) for item in items]
+        prospect_tags = self.prospects.tag_many(items, texts)
+        stage_tags = self.model.stage_model.predict(texts)
         return [ItemTags(p, s) for p, s in zip(prospect_tags, stage_tags, strict=True)]

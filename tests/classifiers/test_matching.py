@@ -62,3 +62,16 @@ def test_matcher_scales_to_thousands_of_prospects() -> None:
 def test_clean_removes_markup_but_keeps_wire_tickers() -> None:
     text = 'Delta &lt;A HREF="http://x/?ticker=DAL.N target=/q"&gt;DAL.N&lt;/A&gt; #39;s <DAL> \\$5'
     assert clean(text) == "Delta DAL.N 's <DAL> $5"
+
+
+def test_broker_naming_a_rating_is_not_the_subject() -> None:
+    profiles = [*PROFILES, ProspectProfile("barclays", "Barclays PLC", ("Barclays",))]
+    tagger = ProspectTagger(profiles)
+    tags = tagger.tag_many(
+        [
+            TextItem("1", "Barclays Downgrades Harrow Systems to Underweight"),
+            TextItem("2", "UPDATE: Barclays Upgrades Orchid Bank Following Results"),
+            TextItem("3", "Barclays profit rises on trading income"),
+        ]
+    )
+    assert [set(t) for t in tags] == [set(), set(), {"barclays"}]
