@@ -37,12 +37,15 @@ def _mtime(path: str) -> float | None:
 class Pipeline:
     """Runs fetch passes for a runtime with one shared Fetcher (and its politeness state)."""
 
-    def __init__(self, runtime: Runtime, *, rng: random.Random | None = None) -> None:
+    def __init__(self, runtime: Runtime, *, rng: random.Random | None = None, parse_workers: int = 0) -> None:
         from aggregator.fetch import Fetcher
 
         self.runtime = runtime
         self.settings: FetchSettings = runtime.config.fetch
-        self.fetcher = Fetcher(self.settings)
+        # parse_workers > 0: parse and sanitise in that many processes (both cores for CPU
+        # work). Off by default for now: with it on, tests/scale/test_workers.py (three
+        # `funnelfeed worker` processes, each with its own pool) misses its deadline.
+        self.fetcher = Fetcher(self.settings, parse_workers=parse_workers)
         self.rng = rng or random.Random()
         self._tagger: ItemTagger | None = None
         self._tagger_config: Config | None = None

@@ -51,7 +51,7 @@ def run_funnelfeed(server: FeedServer, n: int, tmp: Path, concurrency: int) -> d
     lines += [f"  - {{id: f{i}, url: '{server.url(i)}', kind: feed, visibility: external}}" for i in range(n)]
     config.write_text("\n".join(lines) + "\n")
     runtime = open_runtime(config)
-    pipeline = Pipeline(runtime)
+    pipeline = Pipeline(runtime, parse_workers=2)  # both cores parse and sanitise
     pipeline.tagger()  # build the tagger (trains the seed model) outside the timed pass
     pipeline.fetcher.start_workers()  # and start the parse worker processes
     specs = runtime.holder.sources
