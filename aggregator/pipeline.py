@@ -15,6 +15,7 @@ import random
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
+from typing import Literal
 from urllib.parse import urlsplit
 
 from aggregator.config.schema import Config, FetchSettings
@@ -25,6 +26,13 @@ from aggregator.tagging import ItemTagger
 from aggregator.types import FetchOutcome, FetchResult, ItemData, SourceSpec
 
 log = logging.getLogger(__name__)
+
+
+def _watched_page_hash(spec: SourceSpec, result: FetchResult) -> str | None:
+    """A page without selectors is watched as one item; its hash tells "unchanged" next time."""
+    if spec.kind == "page" and spec.select is None and len(result.items) == 1:
+        return result.items[0].content_hash
+    return None
 
 
 def _mtime(path: str) -> float | None:
@@ -87,10 +95,13 @@ class Pipeline:
 
         return tag
 
-    async def run_source(self, spec: SourceSpec) -> FetchOutcome:
+    async def run_source(self, spec: SourceSpec, state: SourceRow | Literal[False] | None = False) -> FetchOutcome:
+        """Fetch, store and record one source; ``state`` may be prefetched by the caller."""
         storage, now = self.runtime.storage, self.runtime.clock()
         try:
-            state = await asyncio.to_thread(storage.source, spec.id)
+            if state is False:
+                state = await asyncio.to_thread(storage.source, spec.id)
+            assert state is not False
             if await self._host_budget_allows(spec):
                 result = await self._fetch(spec, state)
             else:
@@ -110,7 +121,8 @@ class Pipeline:
                 await asyncio.to_thread(
                     storage.record_attempt, spec.id, now=now, status=result.status,
                     http_status=result.http_status, error=result.error, next_due=due,
-                    etag=result.etag, last_modified=result.last_modified)
+                    etag=result.etag, last_modified=result.last_modified,
+                    content_hash=_watched_page_hash(spec, result))
             return FetchOutcome(spec.id, result.status, counts_new, counts_updated, result.error)
         except Exception as exc:  # a bug or a database hiccup for one source stays with that source
             log.exception("source %s failed unexpectedly", spec.id)
@@ -141,8 +153,12 @@ class Pipeline:
                        on_done: Callable[[FetchOutcome], None] | None = None) -> list[FetchOutcome]:
         """Fetch the given sources concurrently (the Fetcher enforces global and per-host limits)."""
 
+        specs = list(specs)
+        states = {row.id: row for row in await asyncio.to_thread(
+            self.runtime.storage.sources, [s.id for s in specs], include_removed=True)}
+
         async def one(spec: SourceSpec) -> FetchOutcome:
-            outcome = await self.run_source(spec)
+            outcome = await self.run_source(spec, states.get(spec.id))
             if on_done:
                 on_done(outcome)
             return outcome

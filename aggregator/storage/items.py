@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, func
+from sqlalchemy import Engine, delete, func, insert
 from sqlmodel import Session, select
 
 from aggregator.storage.models import CorrectionRow, ItemRow, SourceRow, TagRow
@@ -76,9 +76,9 @@ class ItemsMixin:
             self._group(session, [row for row, _ in changed])
             if tag is not None and changed:
                 tag_sets = tag(source_id, [data for _, data in changed])
-                for (row, _), tags in zip(changed, tag_sets, strict=True):
-                    assert row.id is not None
-                    self._replace_auto_tags(session, row.id, tags)
+                self._replace_auto_tags_many(
+                    session, [(row.id, tags) for (row, _), tags in zip(changed, tag_sets, strict=True)
+                              if row.id is not None])
             if new:
                 source = session.get(SourceRow, source_id)
                 if source is not None:
@@ -88,33 +88,51 @@ class ItemsMixin:
             return StoreCounts(new, updated, len(unique) - new - updated)
 
     @staticmethod
-    def _group(session: Session, rows: Iterable[ItemRow]) -> None:
-        """Point each item at the first item with the same dedupe key (the story's group)."""
+    def _group(session: Session, rows: Sequence[ItemRow]) -> None:
+        """Point each item at the first item with the same dedupe key (the story's group).
+
+        One grouped query for the whole batch, not one per item.
+        """
+        keys = list({row.dedupe_key for row in rows if row.dedupe_key})
+        first: dict[str, int] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            first.update((k, v) for k, v in session.execute(
+                select(ItemRow.dedupe_key, func.min(ItemRow.id))
+                .where(ItemRow.dedupe_key.in_(chunk))  # type: ignore[attr-defined]
+                .group_by(ItemRow.dedupe_key)
+            ).all())
         for row in rows:
-            if not row.dedupe_key:
-                row.group_id = row.id
-                continue
-            first = session.exec(
-                select(func.min(ItemRow.id)).where(ItemRow.dedupe_key == row.dedupe_key)
-            ).first()
-            row.group_id = first if first is not None else row.id
+            row.group_id = first.get(row.dedupe_key, row.id) if row.dedupe_key else row.id
             session.add(row)
 
     @staticmethod
-    def _replace_auto_tags(session: Session, item_id: int, tags: Iterable[Tag]) -> None:
-        """Replace machine tags; a person's correction of a kind always wins over the machine."""
-        corrected = set(session.exec(
-            select(CorrectionRow.kind).where(CorrectionRow.item_id == item_id)
-        ).all())
-        session.execute(delete(TagRow).where(TagRow.item_id == item_id,  # type: ignore[arg-type]
-                                             TagRow.origin != "correction",  # type: ignore[arg-type]
-                                             TagRow.kind.notin_(corrected)))  # type: ignore[attr-defined]
-        seen: set[tuple[str, str]] = set()
-        for kind, value, score, origin in tags:
-            if kind in corrected or (kind, value) in seen:
-                continue
-            seen.add((kind, value))
-            session.add(TagRow(item_id=item_id, kind=kind, value=value, score=float(score), origin=origin))
+    def _replace_auto_tags_many(session: Session, batch: Sequence[tuple[int, Iterable[Tag]]]) -> None:
+        """Replace machine tags of many items in three statements; a person's correction of a
+        kind always wins over the machine (corrected kinds hold only 'correction' rows)."""
+        ids = [item_id for item_id, _ in batch]
+        if not ids:
+            return
+        corrected: set[tuple[int, str]] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            corrected.update((i, k) for i, k in session.execute(
+                select(CorrectionRow.item_id, CorrectionRow.kind)
+                .where(CorrectionRow.item_id.in_(chunk))  # type: ignore[attr-defined]
+            ).all())
+            session.execute(delete(TagRow).where(TagRow.item_id.in_(chunk),  # type: ignore[attr-defined]
+                                                 TagRow.origin != "correction"))  # type: ignore[arg-type]
+        rows: list[dict[str, object]] = []
+        for item_id, tags in batch:
+            seen: set[tuple[str, str]] = set()
+            for kind, value, score, origin in tags:
+                if (item_id, kind) in corrected or (kind, value) in seen:
+                    continue
+                seen.add((kind, value))
+                rows.append({"item_id": item_id, "kind": kind, "value": value, "score": float(score),
+                             "origin": origin, "set_by": None})
+        if rows:
+            session.execute(insert(TagRow), rows)
 
     def retag(self, tag: TagFunction, batch: int = 500,
               progress: Callable[[int], None] | None = None) -> int:
@@ -131,9 +149,8 @@ class ItemsMixin:
                     by_source.setdefault(row.source_id, []).append(row)
                 for source_id, group in by_source.items():
                     tag_sets = tag(source_id, [row_to_item(r) for r in group])
-                    for row, tags in zip(group, tag_sets, strict=True):
-                        assert row.id is not None
-                        self._replace_auto_tags(session, row.id, tags)
+                    self._replace_auto_tags_many(
+                        session, [(r.id, t) for r, t in zip(group, tag_sets, strict=True) if r.id is not None])
                 session.commit()
                 last_id = rows[-1].id or last_id
                 done += len(rows)

@@ -99,24 +99,21 @@ class SourcesMixin:
                        error: str | None, next_due: datetime, etag: str | None = None,
                        last_modified: str | None = None, content_hash: str | None = None,
                        keep_validators: bool = True) -> None:
-        """Store the health of one fetch. Called only after its items were committed."""
+        """Store the health of one fetch (one UPDATE). Called only after its items were committed."""
+        values: dict[str, object] = {
+            "last_attempt": now, "last_status": status, "http_status": http_status, "next_due": next_due,
+            "lease_owner": None, "lease_until": None,
+        }
+        if status in ("ok", "not_modified"):
+            values.update(last_success=now, consecutive_failures=0, last_error=None)
+        elif status == "error":
+            values.update(consecutive_failures=SourceRow.consecutive_failures + 1, last_error=error)
+        if status == "ok" or not keep_validators:
+            values.update(etag=etag, last_modified=last_modified)
+            if content_hash is not None:
+                values["content_hash"] = content_hash
         with Session(self.engine) as session:
-            row = session.get(SourceRow, source_id)
-            if row is None:
-                return
-            row.last_attempt, row.last_status, row.http_status = now, status, http_status
-            row.next_due = next_due
-            row.lease_owner = row.lease_until = None
-            if status in ("ok", "not_modified"):
-                row.last_success, row.consecutive_failures, row.last_error = now, 0, None
-            elif status == "error":
-                row.consecutive_failures += 1
-                row.last_error = error
-            if status == "ok" or not keep_validators:
-                row.etag, row.last_modified = etag, last_modified
-                if content_hash is not None:
-                    row.content_hash = content_hash
-            session.add(row)
+            session.execute(update(SourceRow).where(SourceRow.id == source_id).values(**values))  # type: ignore[arg-type]
             session.commit()
 
     def next_due_time(self) -> datetime | None:

@@ -87,3 +87,24 @@ def test_preview_stores_nothing(tmp_path: Path) -> None:
         by_id = CliRunner().invoke(main, ["preview", "--config", str(config), "good"])
         assert by_id.exit_code == 1 and "not a feed" in by_id.output
     assert not (tmp_path / "ff.db").exists()  # preview never even opens the database
+
+
+def test_page_without_selectors_is_watched_as_one_item(tmp_path: Path) -> None:
+    body = {"text": b"<html><head><title>Acme pricing</title></head><body><p>Per seat: 10 EUR</p></body></html>"}
+    server = CountingServer(lambda _p, _h: (200, {"Content-Type": "text/html"}, body["text"]))
+    with server.running():
+        config = tmp_path / "config.yaml"
+        config.write_text(f"""\
+database: sqlite:///{tmp_path / 'ff.db'}
+fetch: {{allow_networks: [127.0.0.1/32]}}
+classifier: {{model_path: '{tmp_path / 'model.pkl'}'}}
+sources:
+  - {{id: prices, url: '{server.base}/pricing', kind: page, visibility: external, robots: false}}
+""")
+        first = run_json("fetch", "--config", str(config), "--all", "--json")
+        assert first[0]["status"] == "ok" and first[0]["new"] == 1
+        second = run_json("fetch", "--config", str(config), "--all", "--json")
+        assert second[0]["status"] == "not_modified"  # same content: nothing new, no error
+        body["text"] = body["text"].replace(b"10 EUR", b"12 EUR")
+        third = run_json("fetch", "--config", str(config), "--all", "--json")
+        assert third[0]["status"] == "ok" and third[0]["new"] + third[0]["updated"] == 1
