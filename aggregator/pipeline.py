@@ -23,6 +23,7 @@ from aggregator.runtime import Runtime
 from aggregator.schedule import next_due
 from aggregator.storage import SourceRow, Tag, TagFunction
 from aggregator.tagging import ItemTagger
+from aggregator.tagpool import TagPool
 from aggregator.types import FetchOutcome, FetchResult, ItemData, SourceSpec
 
 log = logging.getLogger(__name__)
@@ -45,14 +46,17 @@ def _mtime(path: str) -> float | None:
 class Pipeline:
     """Runs fetch passes for a runtime with one shared Fetcher (and its politeness state)."""
 
-    def __init__(self, runtime: Runtime, *, rng: random.Random | None = None, parse_workers: int = 0) -> None:
+    def __init__(self, runtime: Runtime, *, rng: random.Random | None = None, parse_workers: int | None = None,
+                 tag_workers: int | None = None) -> None:
         from aggregator.fetch import Fetcher
 
         self.runtime = runtime
         self.settings: FetchSettings = runtime.config.fetch
-        # parse_workers > 0: parse and sanitise in that many processes (both cores for CPU
-        # work). Off by default for now: with it on, tests/scale/test_workers.py (three
-        # `funnelfeed worker` processes, each with its own pool) misses its deadline.
+        cpu = self.settings.cpu_workers
+        parse_workers = cpu if parse_workers is None else parse_workers
+        tag_workers = cpu if tag_workers is None else tag_workers
+        # parse_workers > 0: parse and sanitise in that many processes (fetch.cpu_workers;
+        # off by default: several worker processes on one host already use its cores).
         self.fetcher = Fetcher(self.settings, parse_workers=parse_workers)
         self.rng = rng or random.Random()
         self._tagger: ItemTagger | None = None
@@ -60,9 +64,46 @@ class Pipeline:
         self._tagger_lock = threading.Lock()
         self._model_mtime: float | None = None
         self._store_lock = asyncio.Lock()  # SQLite has one writer; PostgreSQL doesn't mind
+        # tag_workers > 0: tag new and changed items in that many processes, outside the
+        # store lock, so tagging runs on every core while the database writes.
+        self._tag_workers = tag_workers
+        self._tag_pool: TagPool | None = None
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()
+        if self._tag_pool is not None:
+            self._tag_pool.close()
+
+    def tag_pool(self) -> TagPool | None:
+        """The process pool for the configuration and model in force (rebuilt after a change)."""
+        if self._tag_workers <= 0:
+            return None
+        config = self.runtime.config
+        model_mtime = _mtime(config.classifier.model_path)
+        pool = self._tag_pool
+        if pool is None or pool.config is not config or pool.model_mtime != model_mtime:
+            self.tagger()  # builds (and caches on disk) the seed model once, in this process
+            if pool is not None:
+                pool.close()
+            pool = self._tag_pool = TagPool(config, self._tag_workers, model_mtime)
+            pool.warm_up()
+        return pool
+
+    async def _pretag(self, spec: SourceSpec, items: Sequence[ItemData]) -> dict[str, list[Tag]] | None:
+        """Tags for the new and changed items, computed in the pool; None without a pool."""
+        pool = await asyncio.to_thread(self.tag_pool) if self._tag_workers > 0 else None
+        if pool is None:
+            return None
+        stored = await asyncio.to_thread(self.runtime.storage.stored_versions, spec.id, [i.key for i in items])
+        changed = [i for i in items if stored.get(i.key) != (i.content_hash, i.title)]
+        if not changed:
+            return {}
+        try:
+            tags = await pool.tag(spec, changed)
+        except Exception:
+            log.exception("tagging in the process pool failed for %s; tagging in-process", spec.id)
+            return None
+        return {item.key: item_tags for item, item_tags in zip(changed, tags, strict=True)}
 
     def tagger(self) -> ItemTagger | None:
         """The tagger for the configuration in force, rebuilt (once) after a reload."""
@@ -76,10 +117,15 @@ class Pipeline:
                 self._tagger = ItemTagger(config)
             return self._tagger
 
-    def _tag_function(self, spec: SourceSpec) -> TagFunction:
+    def _tag_function(self, spec: SourceSpec, pretagged: dict[str, list[Tag]] | None = None) -> TagFunction:
         """Tags for new items; if tagging breaks, items are still stored (with the source's rule only)."""
 
-        def tag(_source_id: str, items: Sequence[ItemData]) -> list[list[Tag]]:
+        def tag(source_id: str, items: Sequence[ItemData]) -> list[list[Tag]]:
+            if pretagged is not None and all(i.key in pretagged for i in items):
+                return [pretagged[i.key] for i in items]
+            return tag_here(source_id, items)
+
+        def tag_here(_source_id: str, items: Sequence[ItemData]) -> list[list[Tag]]:
             # Runs in a worker thread (inside store_items), never on the event loop.
             try:
                 tagger = self.tagger()
@@ -108,7 +154,7 @@ class Pipeline:
                 result = FetchResult(spec.id, "deferred")
             counts_new = counts_updated = 0
             if result.status == "ok" and result.items:
-                tag = self._tag_function(spec)
+                tag = self._tag_function(spec, await self._pretag(spec, result.items))
                 async with self._store_lock:
                     counts = await asyncio.to_thread(
                         storage.store_items, spec.id, spec.visibility, result.items, now, tag)

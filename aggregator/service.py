@@ -55,6 +55,8 @@ class Dispatcher:
         """Build the tagger (seconds of training on a cold cache) before fetches hold leases."""
         try:
             await asyncio.to_thread(self.pipeline.tagger)
+            await asyncio.to_thread(self.pipeline.tag_pool)
+            await asyncio.to_thread(self.pipeline.fetcher.start_workers)
         except Exception:
             log.exception("the tagger cannot be built; items will carry source-rule tags only")
 

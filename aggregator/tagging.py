@@ -21,6 +21,11 @@ from aggregator.types import ItemData, SourceSpec
 
 log = logging.getLogger(__name__)
 
+#: The classifier reads the title and the lead of the text: the signal for a prospect or a
+#: stage is up front (the labelled data are headlines and summaries), and character
+#: n-grams over a 50 KB full-content entry would cost a hundred times more for nothing.
+SUMMARY_CHARS = 1000
+
 
 def profiles_from_config(config: Config) -> list:  # type: ignore[type-arg]
     from classifiers import ProspectProfile
@@ -97,7 +102,7 @@ class ItemTagger:
         from classifiers import TextItem
 
         source_prospects = tuple(spec.prospects) if spec else ()
-        texts = [TextItem(id=i.key, title=i.title, summary=i.text, link=i.link or "",
+        texts = [TextItem(id=i.key, title=i.title, summary=i.text[:SUMMARY_CHARS], link=i.link or "",
                           source_prospects=source_prospects) for i in items]
         with self._lock:  # sklearn objects are not guaranteed thread-safe
             results = self._tagger.tag_many(texts)

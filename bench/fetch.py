@@ -34,7 +34,8 @@ def _delta(before: tuple[int, int], after: tuple[int, int]) -> str:
     return f"{after[0] - before[0]} requests, {after[1] - before[1]} answered 304"
 
 
-def run_funnelfeed(server: FeedServer, n: int, tmp: Path, concurrency: int) -> dict[str, float]:
+def run_funnelfeed(server: FeedServer, n: int, tmp: Path, concurrency: int, parse_workers: int = 2,
+                   tag_workers: int = 2) -> dict[str, float]:
     from aggregator.pipeline import Pipeline
     from aggregator.runtime import open_runtime
 
@@ -51,8 +52,10 @@ def run_funnelfeed(server: FeedServer, n: int, tmp: Path, concurrency: int) -> d
     lines += [f"  - {{id: f{i}, url: '{server.url(i)}', kind: feed, visibility: external}}" for i in range(n)]
     config.write_text("\n".join(lines) + "\n")
     runtime = open_runtime(config)
-    pipeline = Pipeline(runtime, parse_workers=2)  # both cores parse and sanitise
+    # Both cores parse, sanitise and tag.
+    pipeline = Pipeline(runtime, parse_workers=parse_workers, tag_workers=tag_workers)
     pipeline.tagger()  # build the tagger (trains the seed model) outside the timed pass
+    pipeline.tag_pool()  # start the tagging processes
     pipeline.fetcher.start_workers()  # and start the parse worker processes
     specs = runtime.holder.sources
 
@@ -111,6 +114,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=16, help="reader's worker threads")
     parser.add_argument("--concurrency", type=int, default=64, help="funnelfeed's concurrent fetches")
     parser.add_argument("--skip-reader", action="store_true")
+    parser.add_argument("--parse-workers", type=int, default=2, help="processes that parse and sanitise")
+    parser.add_argument("--tag-workers", type=int, default=2, help="processes that tag")
     args = parser.parse_args()
     files = corpus_files(args.feeds)
     n = len(files)
@@ -120,7 +125,8 @@ def main() -> None:
             f"{n} corpus feeds ({sum(f.stat().st_size for f in files) / 1e6:.1f} MB), "
             f"{args.latency * 1000:.0f} ms latency"
         )
-        results["funnelfeed"] = run_funnelfeed(server, n, Path(tmp), args.concurrency)
+        results["funnelfeed"] = run_funnelfeed(server, n, Path(tmp), args.concurrency, args.parse_workers,
+                                               args.tag_workers)
         if not args.skip_reader:
             results["reader"] = run_reader(server, n, Path(tmp), args.workers)
     for name, r in results.items():

@@ -211,6 +211,11 @@ class FetchSettings(Strict):
     per_host: int = Field(default=2, ge=1, description="Fetches running at once on one host.")
     per_host_per_minute: int = Field(default=60, ge=1, description="Requests per minute to one host.")
     backoff_max: Duration = Field(default=timedelta(days=1), description="Longest wait after failures.")
+    cpu_workers: int = Field(
+        default=0, ge=0, le=64,
+        description="Extra processes each for parsing and for tagging (0: in-process). Set to the "
+                    "number of cores on a machine running one funnelfeed process with many sources.",
+    )
     allow_networks: list[str] = Field(
         default=[], description="Private networks (CIDR) sources may reach, e.g. an intranet."
     )

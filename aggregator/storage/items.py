@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, func, insert
+from sqlalchemy import Engine, delete, func, insert, update
 from sqlmodel import Session, select
 
 from aggregator.storage.models import CorrectionRow, ItemRow, SourceRow, TagRow
@@ -47,19 +47,20 @@ class ItemsMixin:
                                           ItemRow.key.in_(list(unique)))  # type: ignore[attr-defined]
                 ).all()
             }
-            changed: list[tuple[ItemRow, ItemData]] = []
-            new = updated = 0
+            changed: list[tuple[int, ItemData]] = []
+            fresh: list[dict[str, object]] = []
+            fresh_data: list[ItemData] = []
+            updated = 0
             for key, data in unique.items():
                 row = existing.get(key)
                 if row is None:
-                    row = ItemRow(source_id=source_id, key=key, visibility=visibility, title=data.title,
-                                  link=data.link, content_html=data.content_html, text=data.text,
-                                  author=data.author, prospect_hint=data.prospect_hint,
-                                  published=data.published or now, updated=data.updated,
-                                  first_seen=now, last_changed=now, content_hash=data.content_hash,
-                                  dedupe_key=data.dedupe_key)
-                    session.add(row)
-                    new += 1
+                    fresh.append({"source_id": source_id, "key": key, "visibility": visibility,
+                                  "title": data.title, "link": data.link, "content_html": data.content_html,
+                                  "text": data.text, "author": data.author, "prospect_hint": data.prospect_hint,
+                                  "published": data.published or now, "updated": data.updated,
+                                  "first_seen": now, "last_changed": now, "content_hash": data.content_hash,
+                                  "dedupe_key": data.dedupe_key})
+                    fresh_data.append(data)
                 elif row.content_hash != data.content_hash or row.title != data.title:
                     row.title, row.link, row.content_html, row.text = (data.title, data.link,
                                                                       data.content_html, data.text)
@@ -69,16 +70,22 @@ class ItemsMixin:
                         row.published = data.published
                     session.add(row)
                     updated += 1
-                else:
-                    continue
-                changed.append((row, data))
+                    assert row.id is not None
+                    changed.append((row.id, data))
+            new = len(fresh)
+            if fresh:
+                # One multi-row INSERT … RETURNING instead of an ORM flush per item.
+                ids = session.execute(
+                    insert(ItemRow).returning(ItemRow.id, sort_by_parameter_order=True),  # type: ignore[call-overload]
+                    fresh
+                ).scalars().all()
+                changed.extend(zip(ids, fresh_data, strict=True))
             session.flush()
-            self._group(session, [row for row, _ in changed])
+            self._group(session, [(item_id, data.dedupe_key) for item_id, data in changed])
             if tag is not None and changed:
                 tag_sets = tag(source_id, [data for _, data in changed])
                 self._replace_auto_tags_many(
-                    session, [(row.id, tags) for (row, _), tags in zip(changed, tag_sets, strict=True)
-                              if row.id is not None])
+                    session, [(item_id, tags) for (item_id, _), tags in zip(changed, tag_sets, strict=True)])
             if new:
                 source = session.get(SourceRow, source_id)
                 if source is not None:
@@ -88,12 +95,12 @@ class ItemsMixin:
             return StoreCounts(new, updated, len(unique) - new - updated)
 
     @staticmethod
-    def _group(session: Session, rows: Sequence[ItemRow]) -> None:
-        """Point each item at the first item with the same dedupe key (the story's group).
+    def _group(session: Session, rows: Sequence[tuple[int, str]]) -> None:
+        """Point each (item id, dedupe key) at the first item with that key (the story's group).
 
-        One grouped query for the whole batch, not one per item.
+        One grouped query and one bulk UPDATE for the whole batch, not one per item.
         """
-        keys = list({row.dedupe_key for row in rows if row.dedupe_key})
+        keys = list({key for _, key in rows if key})
         first: dict[str, int] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
@@ -102,9 +109,9 @@ class ItemsMixin:
                 .where(ItemRow.dedupe_key.in_(chunk))  # type: ignore[attr-defined]
                 .group_by(ItemRow.dedupe_key)
             ).all())
-        for row in rows:
-            row.group_id = first.get(row.dedupe_key, row.id) if row.dedupe_key else row.id
-            session.add(row)
+        if rows:
+            session.execute(update(ItemRow), [{"id": item_id, "group_id": first.get(key, item_id) if key else item_id}
+                                              for item_id, key in rows])
 
     @staticmethod
     def _replace_auto_tags_many(session: Session, batch: Sequence[tuple[int, Iterable[Tag]]]) -> None:
@@ -157,6 +164,11 @@ class ItemsMixin:
                 if progress:
                     progress(len(rows))
 
+    def stored_versions(self, source_id: str, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """(content_hash, title) of the given items already stored: what is new or changed."""
+        with Session(self.engine) as session:
+            return {key: (digest, title) for key, digest, title in session.execute(_versions_query(source_id, keys))}
+
     def item(self, item_id: int) -> ItemRow | None:
         with Session(self.engine) as session:
             return session.get(ItemRow, item_id)
@@ -205,3 +217,8 @@ def row_to_item(row: ItemRow) -> ItemData:
                     text=row.text, published=row.published, updated=row.updated, author=row.author,
                     prospect_hint=row.prospect_hint, content_hash=row.content_hash,
                     dedupe_key=row.dedupe_key)
+
+
+def _versions_query(source_id: str, keys: Sequence[str]):  # type: ignore[no-untyped-def]
+    return select(ItemRow.key, ItemRow.content_hash, ItemRow.title).where(
+        ItemRow.source_id == source_id, ItemRow.key.in_(list(keys)))  # type: ignore[attr-defined]

@@ -108,3 +108,15 @@ sources:
         body["text"] = body["text"].replace(b"10 EUR", b"12 EUR")
         third = run_json("fetch", "--config", str(config), "--all", "--json")
         assert third[0]["status"] == "ok" and third[0]["new"] + third[0]["updated"] == 1
+
+
+def test_cpu_workers_parse_and_tag_in_processes(tmp_path: Path) -> None:
+    server = feed_server()
+    with server.running():
+        config = write_config(tmp_path, server.base)
+        config.write_text(config.read_text().replace("deadline: 4s}", "deadline: 20s, cpu_workers: 1}"))
+        first = {o["source"]: o for o in run_json("fetch", "--config", str(config), "--all", "--json")}
+        assert first["good"]["new"] == 3 and first["other"]["new"] == 3
+    with sqlite3.connect(tmp_path / "ff.db") as conn:
+        origins = dict(conn.execute("SELECT origin, count(*) FROM item_tags GROUP BY origin").fetchall())
+    assert origins.get("source") == 3  # the source rule, applied by the tagger in its own process
