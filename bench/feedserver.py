@@ -23,7 +23,7 @@ def _serve(files: list[str], latency: float, ready: Any, requests: Synchronized,
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             time.sleep(latency)
             with requests.get_lock():
                 requests.value += 1

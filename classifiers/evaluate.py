@@ -77,6 +77,7 @@ def cross_validate(
     seed: int = 0,
     min_prospect_score: float = 0.5,
     baselines: bool = False,
+    prospect_model: str | None = None,
 ) -> Evaluation:
     """K-fold evaluation of the real tagger (and optionally the baselines) on ``labeled``."""
     vocab = vocab or {}
@@ -95,7 +96,7 @@ def cross_validate(
         model = train(training)
         for i, tags in zip(test_idx, model.stage_model.predict([texts[i] for i in test_idx]), strict=True):
             stage_pred[i] = set(tags)
-        tagger = ProspectTagger(profiles, min_score=min_prospect_score)
+        tagger = ProspectTagger(profiles, min_score=min_prospect_score, model=prospect_model)
         tagger.fit((labeled[i].item, labeled[i].prospects) for i in train_idx)
         for i, ptags in zip(test_idx, tagger.tag_many([labeled[i].item for i in test_idx]), strict=True):
             prospect_pred[i] = set(ptags)

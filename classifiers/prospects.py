@@ -7,14 +7,20 @@ logistic model over the mention's context and the TF-IDF similarity between the
 item and the prospect's profile (name, aliases, keywords and items already
 confirmed for it). Before any confirmed items exist, a fixed prior per kind of
 evidence stands in for the model.
+
+A second, opt-in mode (``model="pairs"``, see :mod:`classifiers.pairs`) trains one
+global pair classifier with a richer feature set and a decision threshold chosen on
+inner folds to reach a target precision.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -23,6 +29,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from classifiers.matching import AliasMatcher, Mention, name_variants
+from classifiers.pairs import choose_threshold, count_tickerlike, pair_features, rescale
 from classifiers.text import clean, is_shouting, item_text
 from classifiers.types import ProspectProfile, ProspectTag, TextItem
 
@@ -54,6 +61,17 @@ _NAME_CONTINUATION = frozenset(
 ) | frozenset(("the", "a", "an", "of", "in", "on", "at", "to", "for", "and", "or", "s"))
 _CAPITALISED = re.compile(r"[A-Z][a-z]")
 _LIST_SEGMENT = re.compile(r"^\s*(?:and\s+)?(?:[A-Z][\w.&'-]*|\(?[A-Z]{1,5}\)?)(?:\s+[A-Z][\w.&'-]*){0,3}\s*$")
+_LEGAL_SUFFIX_RE = re.compile(
+    r",?\s+(?:inc|corp|corporation|co|company|plc|p\.l\.c|ltd|limited|ag|sa|nv|llc)\.?$", re.IGNORECASE
+)
+MODEL_ENV = "FUNNELFEED_PROSPECT_MODEL"  # picks the prospect model when none is passed (default: logistic)
+PAIR_C = 0.5  # inverse regularisation of the pair logistic regression
+PAIR_PRECISION = 0.95  # target precision when choosing the pair threshold on inner folds
+INNER_FOLDS = 4
+# Shared features the pair model leaves out: the +-3-word windows replace the single
+# neighbours, and a whole-title bag of words is too sparse for a few hundred pairs.
+_NOT_IN_PAIRS = ("tw=", "prev=", "next=")
+MIN_PAIR_POSITIVES = 20  # fewer confirmed pairs than this: keep the 0.5 cut
 _PRIOR = {  # score of a kind of evidence before any item is confirmed
     "person": 0.8,
     "multi": 0.9,
@@ -113,12 +131,42 @@ def _neighbours(text: str, mention: Mention) -> tuple[str, str]:
     return (before[-1].lower() if before else "^"), (after[0].lower() if after else "$")
 
 
+class _PairModel:
+    """Logistic regression over the candidate pairs of every prospect at once."""
+
+    def __init__(self) -> None:
+        self._dict = DictVectorizer()
+        self._model = LogisticRegression(C=PAIR_C, max_iter=3000, class_weight="balanced")
+
+    def fit(self, rows: Sequence[dict[str, float]], y: np.ndarray) -> _PairModel:
+        self._model.fit(self._dict.fit_transform(rows), y)
+        return self
+
+    def predict(self, rows: Sequence[dict[str, float]]) -> np.ndarray:
+        return np.asarray(self._model.predict_proba(self._dict.transform(rows))[:, 1])
+
+
 class ProspectTagger:
     """Scores which prospects an item concerns; ``fit`` learns from confirmed items."""
 
-    def __init__(self, profiles: Iterable[ProspectProfile], min_score: float = 0.5) -> None:
+    MODELS = ("logistic", "pairs")
+    """``logistic``: the disambiguation model cut at 0.5. ``pairs``: one global classifier over
+    (item, candidate) pairs with the extra features of :mod:`classifiers.pairs`, its threshold
+    chosen on inner folds for the best recall at ``PAIR_PRECISION``. Set per tagger, or for the
+    whole process with the ``FUNNELFEED_PROSPECT_MODEL`` environment variable."""
+
+    def __init__(self, profiles: Iterable[ProspectProfile], min_score: float = 0.5, model: str | None = None) -> None:
+        model = model or os.environ.get(MODEL_ENV, "") or "logistic"
+        if model not in self.MODELS:
+            raise ValueError(f"unknown prospect model {model!r}; expected one of {self.MODELS}")
         self.profiles = {p.id: p for p in profiles}
         self.min_score = min_score
+        self.kind = model
+        self._threshold = 0.5  # probability that maps to min_score (chosen on inner folds in pair mode)
+        self._full_names = {
+            pid: [p.name.strip().rstrip(".").lower(), _LEGAL_SUFFIX_RE.sub("", p.name.strip()).strip().lower()]
+            for pid, p in self.profiles.items()
+        }
         self.matcher = AliasMatcher(self.profiles.values())
         self._negatives = {
             pid: [w.lower() for w in p.negative_keywords if w.strip()] for pid, p in self.profiles.items()
@@ -132,7 +180,7 @@ class ProspectTagger:
         self._pos: sparse.csr_matrix | None = None  # per-prospect sum of confirmed item vectors
         self._neg: sparse.csr_matrix | None = None  # per-prospect sum of rejected item vectors
         self._dict = DictVectorizer()
-        self._model: LogisticRegression | None = None
+        self._model: Any = None
         self._fit_profiles([], [])
 
     # -- profiles -----------------------------------------------------------
@@ -302,6 +350,9 @@ class ProspectTagger:
             title = clean(items[i].title)
             title_len = len(title)
             shouting = is_shouting(title)
+            pairs_mode = self.kind != "logistic"
+            title_case = _is_title_case(title) if pairs_mode else False
+            tickerlike = count_tickerlike(title, shouting) if pairs_mode else 0
             for cand in cands.values():
                 if not cand.mentions:
                     index.append((i, cand))
@@ -313,6 +364,23 @@ class ProspectTagger:
                     side = "pos" if cand.prospect in own[i][0] else "neg"
                 sims = self._cosines(dots[pair_of[(i, cand.prospect)]], cand.prospect, side)
                 feats, prior = self._features(cand, text, title_len, shouting, len(cands), sims)
+                if pairs_mode:
+                    feats = {k: v for k, v in feats.items() if not k.startswith(_NOT_IN_PAIRS)}
+                    mention, _ = _best_mention(cand.mentions, shouting)
+                    feats.update(
+                        ("p:" + key, value)
+                        for key, value in pair_features(
+                            text,
+                            title_len,
+                            shouting,
+                            title_case,
+                            mention,
+                            cand.mentions,
+                            self._full_names[cand.prospect],
+                            len(cands),
+                            tickerlike,
+                        ).items()
+                    )
                 index.append((i, cand))
                 rows.append(feats)
                 priors.append(prior)
@@ -340,10 +408,39 @@ class ProspectTagger:
         y = [int(index[k][1].prospect in labels[index[k][0]][0]) for k in keep]
         if len(set(y)) < 2:
             return self
+        if self.kind != "logistic":
+            return self._fit_pairs([rows[k] for k in keep], np.asarray(y), [index[k][0] for k in keep])
         matrix = self._dict.fit_transform([rows[k] for k in keep])
         self._model = LogisticRegression(C=3.0, max_iter=2000, class_weight="balanced")
         self._model.fit(matrix, y)
         return self
+
+    # -- the global pair classifier -------------------------------------------
+    def _fit_pairs(self, rows: list[dict[str, float]], y: np.ndarray, groups: list[int]) -> ProspectTagger:
+        """One model over every prospect's candidate pairs; threshold from inner folds."""
+        self._threshold = self._inner_threshold(rows, y, np.asarray(groups))
+        self._model = _PairModel().fit(rows, y)
+        return self
+
+    def _inner_threshold(self, rows: list[dict[str, float]], y: np.ndarray, groups: np.ndarray) -> float:
+        """Best-recall threshold at PAIR_PRECISION on out-of-fold pair scores (items kept whole per fold)."""
+        folds = min(INNER_FOLDS, int(y.sum()), int(len(y) - y.sum()), len(set(groups.tolist())))
+        if folds < 2 or y.sum() < MIN_PAIR_POSITIVES:
+            return 0.5
+        prob = np.zeros(len(y))
+        fold_of = {g: k % folds for k, g in enumerate(np.random.RandomState(0).permutation(np.unique(groups)))}
+        inner = np.array([fold_of[g] for g in groups.tolist()])
+        for f in range(folds):
+            test = np.flatnonzero(inner == f)
+            train = np.flatnonzero(inner != f)
+            if len(set(y[train].tolist())) < 2:
+                return 0.5
+            model = _PairModel().fit([rows[k] for k in train], y[train])
+            prob[test] = model.predict([rows[k] for k in test])
+        for k, row in enumerate(rows):  # the same hard vetoes score_many applies
+            if row.get("broker_actor") or row.get("news_source"):
+                prob[k] = 0.0
+        return choose_threshold(y, prob, PAIR_PRECISION)
 
     def score_many(self, items: Sequence[TextItem], texts: Sequence[str] | None = None) -> list[dict[str, ProspectTag]]:
         """Every candidate prospect with its score, above threshold or not.
@@ -355,7 +452,11 @@ class ProspectTagger:
         scores = list(priors)
         scored = [k for k, row in enumerate(rows) if row]
         if self._model is not None and scored:
-            probs = self._model.predict_proba(self._dict.transform([rows[k] for k in scored]))[:, 1]
+            if self.kind == "logistic":
+                probs = self._model.predict_proba(self._dict.transform([rows[k] for k in scored]))[:, 1]
+            else:
+                probs = self._model.predict([rows[k] for k in scored])
+                probs = np.array([rescale(float(p), self._threshold, self.min_score) for p in probs])
             for k, prob in zip(scored, probs, strict=True):
                 scores[k] = float(prob)
         out: list[dict[str, ProspectTag]] = [{} for _ in items]

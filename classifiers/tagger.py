@@ -27,6 +27,7 @@ class Tagger:
     """Tags items with prospects (score + origin) and funnel stages (score).
 
     ``stage_model`` None means: use the default model built from the shipped seeds.
+    ``prospect_model`` picks the prospect model (see ``ProspectTagger.MODELS``).
     The prospect side learns from the confirmed items stored in the model.
     """
 
@@ -36,9 +37,10 @@ class Tagger:
         stage_model: TrainedModel | None = None,
         min_prospect_score: float = 0.5,
         vocab: Mapping[str, Sequence[str]] | None = None,
+        prospect_model: str | None = None,
     ) -> None:
         self.model = stage_model if stage_model is not None else default_model(vocab)
-        self.prospects = ProspectTagger(profiles, min_score=min_prospect_score)
+        self.prospects = ProspectTagger(profiles, min_score=min_prospect_score, model=prospect_model)
         self.prospects.fit(self.model.confirmed)
 
     def tag(self, item: TextItem) -> ItemTags:
