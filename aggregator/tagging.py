@@ -95,7 +95,8 @@ class ItemTagger:
             model = seed_model(config, path)
         self._tagger = Tagger(profiles_from_config(config), model,
                               min_prospect_score=config.classifier.min_prospect_score,
-                              vocab={stage: list(words) for stage, words in config.stages.items()})
+                              vocab={stage: list(words) for stage, words in config.stages.items()},
+                              prospect_model=config.classifier.prospect_model)
         self._lock = threading.Lock()
 
     def tag(self, spec: SourceSpec | None, items: Sequence[ItemData]) -> list[list[Tag]]:

@@ -109,7 +109,8 @@ def tag(config_path: str, input_file: Any) -> None:
         model = load_model(_model_path(config, config_path))
     except ModelError as exc:
         raise click.ClickException(str(exc)) from exc
-    tagger = Tagger(_profiles(config), model, config.classifier.min_prospect_score, vocab=_vocab(config))
+    tagger = Tagger(_profiles(config), model, config.classifier.min_prospect_score, vocab=_vocab(config),
+                    prospect_model=config.classifier.prospect_model)
     items = _read_items(input_file)
     for item, tags in zip(items, tagger.tag_many(items), strict=True):
         scores = {"prospects": {p: t.score for p, t in tags.prospects.items()}, "stages": tags.stages}
@@ -204,6 +205,7 @@ def evaluate(config_path: str, labels_file: str, folds: int, seed: int, baseline
             seed=seed,
             min_prospect_score=config.classifier.min_prospect_score,
             baselines=baseline,
+            prospect_model=config.classifier.prospect_model,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc

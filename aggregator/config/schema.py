@@ -244,6 +244,11 @@ class WebSettings(Strict):
 class ClassifierSettings(Strict):
     model_path: str = Field(default="funnelfeed-model.pkl", description="Where the trained model lives.")
     min_prospect_score: float = Field(default=0.5, ge=0, le=1, description="Prospect tag threshold.")
+    prospect_model: Literal["logistic", "pairs"] = Field(
+        default="logistic",
+        description="logistic: balanced precision and recall; pairs: a candidate-pair model tuned for "
+                    "precision 0.95 (fewer wrong tags, more missed ones) once there are confirmed items.",
+    )
 
 
 class Config(Strict):
