@@ -210,6 +210,10 @@ class Fetcher:
             return self._ok(spec, parsed, spec.url, None, None, 200)
         host = (urlsplit(spec.url).hostname or "").lower()
         if spec.kind == "page" and spec.robots and not await self._robots_allow(spec.url, request.policy):
+            entry = self._politeness.robots.get(_site(spec.url))
+            if entry is not None and entry.reason:
+                raise FetchError(f"{entry.reason}; the page is not fetched until robots.txt can be read "
+                                 "(robots: false overrides, with permission)")
             raise FetchError("robots.txt asks robots not to fetch this page (robots: false overrides, with permission)")
         async with self._politeness.global_slots, self._politeness.host_slots(host):
             response = await self._get(spec.url, request, request.headers)
@@ -327,8 +331,7 @@ class Fetcher:
 
     async def _robots_allow(self, url: str, policy: HopPolicy) -> bool:
         """RFC 9309: 4xx means no rules; 5xx or unreachable means disallow for a while."""
-        parts = urlsplit(url)
-        site = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+        site = _site(url)
         now = self._clock()
         entry = self._politeness.robots.get(site)
         if entry is None or entry.expires <= now:
@@ -353,12 +356,14 @@ class Fetcher:
             raise
         except FetchError as exc:
             logger.info("robots.txt of %s unavailable: %s", display_url(site), exc)
-            return RobotsEntry(None, now + ROBOTS_RETRY, disallow_all=True)
+            return RobotsEntry(None, now + ROBOTS_RETRY, disallow_all=True,
+                               reason=f"robots.txt could not be fetched ({exc})")
         if response.status == 200:
             return RobotsEntry(parse_robots(response.body.decode("utf-8", "replace")), now + ROBOTS_TTL)
         if 400 <= response.status < 500:
             return RobotsEntry(None, now + ROBOTS_TTL)
-        return RobotsEntry(None, now + ROBOTS_RETRY, disallow_all=True)
+        return RobotsEntry(None, now + ROBOTS_RETRY, disallow_all=True,
+                           reason=f"robots.txt answered HTTP {response.status}")
 
 
 def _warm() -> None:
@@ -371,3 +376,9 @@ def _redact(message: str, secrets: tuple[str, ...]) -> str:
         if secret:
             message = message.replace(secret, "[secret]")
     return message
+
+
+def _site(url: str) -> str:
+    """scheme://host[:port] of a URL, without credentials: the key of its robots.txt."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"

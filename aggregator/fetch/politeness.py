@@ -88,6 +88,7 @@ class RobotsEntry:
     parser: RobotFileParser | None
     expires: datetime
     disallow_all: bool = False
+    reason: str | None = None  # why everything is disallowed, when robots.txt itself failed
 
 
 def parse_robots(text: str) -> RobotFileParser:

@@ -232,3 +232,12 @@ async def test_page_robots_and_previous_hash(server: Server) -> None:
     assert refused.status == "error" and "robots.txt" in (refused.error or "")
     assert override.status == "ok" and first.status == "ok" and again.status == "not_modified"
     assert sum(1 for path, _ in server.log if path == "/robots.txt") == 1  # cached per host
+
+
+async def test_robots_failure_is_reported_as_itself(server: Server) -> None:
+    server.route("/robots.txt", 503)
+    server.route("/page", body=PAGE, headers={"Content-Type": "text/html"})
+    async with Fetcher(settings(), clock=FakeClock()) as f:
+        result = await f.fetch(spec(server.url("/page"), "page"), etag=None, last_modified=None)
+    assert result.status == "error"
+    assert result.error is not None and result.error.startswith("robots.txt answered HTTP 503")
