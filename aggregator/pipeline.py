@@ -15,7 +15,7 @@ import random
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from aggregator.config.schema import Config, FetchSettings
@@ -67,6 +67,8 @@ class Pipeline:
         # tag_workers > 0: tag new and changed items in that many processes, outside the
         # store lock, so tagging runs on every core while the database writes.
         self._tag_workers = tag_workers
+        self._attempts: list[tuple[str, dict[str, Any], asyncio.Future[None]]] = []
+        self._attempt_writer: asyncio.Task[None] | None = None
         self._tag_pool: TagPool | None = None
 
     async def aclose(self) -> None:
@@ -163,12 +165,9 @@ class Pipeline:
             due = next_due(now, spec.every, status=result.status, consecutive_failures=failures,
                            backoff_max=self.settings.backoff_max, jitter=self.settings.jitter,
                            retry_after=result.retry_after, rng=self.rng)
-            async with self._store_lock:
-                await asyncio.to_thread(
-                    storage.record_attempt, spec.id, now=now, status=result.status,
-                    http_status=result.http_status, error=result.error, next_due=due,
-                    etag=result.etag, last_modified=result.last_modified,
-                    content_hash=_watched_page_hash(spec, result))
+            await self._record(spec.id, now=now, status=result.status, http_status=result.http_status,
+                               error=result.error, next_due=due, etag=result.etag,
+                               last_modified=result.last_modified, content_hash=_watched_page_hash(spec, result))
             return FetchOutcome(spec.id, result.status, counts_new, counts_updated, result.error)
         except Exception as exc:  # a bug or a database hiccup for one source stays with that source
             log.exception("source %s failed unexpectedly", spec.id)
@@ -180,6 +179,33 @@ class Pipeline:
             except Exception:
                 log.exception("cannot record the failure of %s", spec.id)
             return FetchOutcome(spec.id, "error", error=message)
+
+    async def _record(self, source_id: str, **attempt: Any) -> None:
+        """Record a fetch attempt; attempts finishing together share one transaction.
+
+        Returns once this attempt is committed, so "items before ETag" still holds.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._attempts.append((source_id, attempt, future))
+        if self._attempt_writer is None or self._attempt_writer.done():
+            self._attempt_writer = asyncio.create_task(self._write_attempts())
+        await future
+
+    async def _write_attempts(self) -> None:
+        while self._attempts:
+            batch, self._attempts = self._attempts, []
+            try:
+                async with self._store_lock:
+                    await asyncio.to_thread(self.runtime.storage.record_attempts,
+                                            [(source_id, attempt) for source_id, attempt, _ in batch])
+            except Exception as exc:
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_result(None)
 
     async def _host_budget_allows(self, spec: SourceSpec) -> bool:
         """On PostgreSQL, the per-host request budget is shared by every worker process."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, or_, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -95,25 +96,16 @@ class SourcesMixin:
             )
             session.commit()
 
-    def record_attempt(self, source_id: str, *, now: datetime, status: str, http_status: int | None,
-                       error: str | None, next_due: datetime, etag: str | None = None,
-                       last_modified: str | None = None, content_hash: str | None = None,
-                       keep_validators: bool = True) -> None:
+    def record_attempt(self, source_id: str, **attempt: Any) -> None:
         """Store the health of one fetch (one UPDATE). Called only after its items were committed."""
-        values: dict[str, object] = {
-            "last_attempt": now, "last_status": status, "http_status": http_status, "next_due": next_due,
-            "lease_owner": None, "lease_until": None,
-        }
-        if status in ("ok", "not_modified"):
-            values.update(last_success=now, consecutive_failures=0, last_error=None)
-        elif status == "error":
-            values.update(consecutive_failures=SourceRow.consecutive_failures + 1, last_error=error)
-        if status == "ok" or not keep_validators:
-            values.update(etag=etag, last_modified=last_modified)
-            if content_hash is not None:
-                values["content_hash"] = content_hash
+        self.record_attempts([(source_id, attempt)])
+
+    def record_attempts(self, attempts: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Store the health of many fetches in one transaction (a pass of 304s costs one commit)."""
         with Session(self.engine) as session:
-            session.execute(update(SourceRow).where(SourceRow.id == source_id).values(**values))  # type: ignore[arg-type]
+            for source_id, attempt in attempts:
+                session.execute(update(SourceRow).where(SourceRow.id == source_id)  # type: ignore[arg-type]
+                                .values(**_attempt_values(**attempt)))
             session.commit()
 
     def next_due_time(self) -> datetime | None:
@@ -159,3 +151,22 @@ class SourcesMixin:
             session.add(row)
             session.commit()
             return True
+
+
+def _attempt_values(*, now: datetime, status: str, http_status: int | None, error: str | None,
+                    next_due: datetime, etag: str | None = None, last_modified: str | None = None,
+                    content_hash: str | None = None, keep_validators: bool = True) -> dict[str, object]:
+    """Column values recording one fetch attempt; validators change only on success."""
+    values: dict[str, object] = {
+        "last_attempt": now, "last_status": status, "http_status": http_status, "next_due": next_due,
+        "lease_owner": None, "lease_until": None,
+    }
+    if status in ("ok", "not_modified"):
+        values.update(last_success=now, consecutive_failures=0, last_error=None)
+    elif status == "error":
+        values.update(consecutive_failures=SourceRow.consecutive_failures + 1, last_error=error)
+    if status == "ok" or not keep_validators:
+        values.update(etag=etag, last_modified=last_modified)
+        if content_hash is not None:
+            values["content_hash"] = content_hash
+    return values
