@@ -295,3 +295,28 @@ async def test_credentials_not_sent_to_other_origin(server: Server, intranet: Se
 async def test_file_exports_must_be_internal(tmp_path: object) -> None:
     result = await fetch("file:///etc/hostname", kind="export")
     assert_error(result, "must be internal")
+
+
+#: The stated memory bound: a hostile response may cost at most this many bytes of Python
+#: allocations beyond the configured max_bytes (buffers, decompressor state, parse objects).
+MEMORY_SLACK = 8_000_000
+
+
+async def test_hostile_bodies_stay_within_the_memory_bound(server: Server) -> None:
+    import tracemalloc
+
+    zeros = b"\0" * 50_000_000
+    server.routes["/endless"] = lambda req: drip(req, b"x" * 65536, 0, limit_s=5)
+    bomb = server.route("/bomb", body=gzip.compress(gzip.compress(zeros, 9), 9),
+                        headers={"Content-Encoding": "gzip, gzip"})
+    max_bytes = 2_000_000
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        for url in (server.url("/endless"), bomb):
+            result = await fetch(url, max_bytes=max_bytes)
+            assert result.status == "error"
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < max_bytes + MEMORY_SLACK, f"peak {peak:,} bytes"
