@@ -199,8 +199,12 @@ def main() -> None:
             results[f"{name} 200"] = wrk(url, opts.duration, opts.connections, None, tmp)
             results[f"{name} 304"] = wrk(url, opts.duration, opts.connections, etag, tmp)
     flags = " ".join(a for a in uvicorn if a.startswith(("--loop", "--http"))) or "asyncio/h11"
+    if opts.router_only:
+        served = f"bare router, FeedFastPath {'on' if opts.fastpath else 'off'}"
+    else:
+        served = "the real web app (web.app.create_app, FeedFastPath in front)"
     print(f"feed: {len(first.content)} bytes, 100 items; wrk -t2 -c{opts.connections} -d{opts.duration}s; "
-          f"uvicorn --workers {opts.workers} {flags}; FeedFastPath {'on' if opts.fastpath else 'off'}")
+          f"uvicorn --workers {opts.workers} {flags}; {served}")
     print(f"{'':16}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
     for name, r in results.items():
         print(f"{name:16}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}")
