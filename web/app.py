@@ -18,6 +18,7 @@ from aggregator.runtime import Runtime
 from web import errors, render
 from web.cache import TTLCache
 from web.security import SESSION_COOKIE, SESSION_MAX_AGE, Session, SessionCodec, session_secret
+from web.throttle import SignInThrottle
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -49,6 +50,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.templates = make_templates()
     app.state.aggregates = TTLCache(ttl=30.0)
+    app.state.throttle = SignInThrottle()
     codec = SessionCodec(session_secret(runtime.config.web.session_secret_env))
     secure_cookie = runtime.config.web.base_url.startswith("https://")
 

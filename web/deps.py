@@ -105,10 +105,18 @@ def api_user(request: Request) -> Principal:
             username, _, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             username, password = "", ""
+        throttle = request.app.state.throttle
+        wait = throttle.retry_after(username) if username else 0
+        if wait:
+            raise HTTPException(429, f"Too many failed sign-ins for this user. Try again in {wait} s.",
+                                headers={"Retry-After": str(wait)})
         if username:
             found = runtime.storage.user(username)
             if verify_password(found.password_hash if found else None, password):
                 user = found
+                throttle.succeeded(username)
+            else:
+                throttle.failed(username)
     principal = _principal(runtime, user)
     if principal is None:
         raise HTTPException(401, "Send an API token (Authorization: Bearer) or HTTP Basic credentials.",

@@ -130,3 +130,40 @@ def test_api_accepts_bearer_and_basic_only(client: TestClient, tmp_path: Path) -
     assert client.get("/api/me", auth=("jane", "wrong")).status_code == 401
     sign_in(client, "mia")  # a session cookie is not an API credential
     assert client.get("/api/me").status_code == 401
+
+
+def test_password_guessing_is_slowed_down(client: TestClient) -> None:
+    def attempt(password: str) -> int:
+        page = client.get("/login")
+        return client.post("/login", data={"username": "mia", "password": password,
+                                           "csrf_token": csrf_from(page.text), "next": "/"},
+                           follow_redirects=False).status_code
+
+    assert [attempt(f"guess {i}") for i in range(5)] == [401] * 5
+    # Now even the right password waits: the account is paused, and says for how long.
+    page = client.get("/login")
+    blocked = client.post("/login", data={"username": "MIA", "password": PASSWORD,
+                                          "csrf_token": csrf_from(page.text), "next": "/"})
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+    assert "Too many failed sign-ins" in blocked.text
+    # The API's HTTP Basic shares the same brake; other accounts are unaffected.
+    assert client.get("/api/prospects", auth=("mia", PASSWORD)).status_code == 429
+    assert client.get("/api/prospects", auth=("sam", PASSWORD)).status_code == 200
+
+
+def test_throttle_forgives_after_the_window() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from web.throttle import SignInThrottle
+
+    now = [datetime(2026, 11, 1, tzinfo=UTC)]
+    throttle = SignInThrottle(max_failures=2, window=timedelta(minutes=5), clock=lambda: now[0])
+    throttle.failed("Mia")
+    assert throttle.retry_after("mia") == 0
+    throttle.failed("mia")
+    assert 0 < throttle.retry_after("mia") <= 301
+    now[0] += timedelta(minutes=5)
+    assert throttle.retry_after("mia") == 0
+    throttle.failed("mia")
+    throttle.succeeded("mia")
+    assert throttle.retry_after("mia") == 0

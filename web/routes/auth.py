@@ -24,11 +24,20 @@ def login_form(request: Request, next: str = "/") -> Response:
 @router.post("/login", dependencies=[Csrf])
 def login(request: Request, runtime: RuntimeDep, username: Annotated[str, Form(max_length=100)],
           password: Annotated[str, Form(max_length=1000)], next: Annotated[str, Form()] = "/") -> Response:
+    throttle = request.app.state.throttle
+    wait = throttle.retry_after(username)
+    if wait:
+        return request.app.state.templates.TemplateResponse(
+            request, "login.html", {"next": safe_next(next), "username": username,
+                                    "error": f"Too many failed sign-ins for this user. Try again in {wait} s."},
+            status_code=429, headers={"Retry-After": str(wait)})
     user = runtime.storage.user(username.strip())
     if user is None or not verify_password(user.password_hash, password):
+        throttle.failed(username)
         return request.app.state.templates.TemplateResponse(
             request, "login.html", {"next": safe_next(next), "error": "Unknown user name or wrong password.",
                                     "username": username}, status_code=401)
+    throttle.succeeded(username)
     request.state.session = Session.for_user(user)  # a fresh session and CSRF token at sign-in
     request.state.session_changed = True
     return RedirectResponse(safe_next(next), status_code=303)
