@@ -14,10 +14,14 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aggregator.config.schema import Config, ProspectConfig
 from aggregator.storage import Tag
 from aggregator.types import ItemData, SourceSpec
+
+if TYPE_CHECKING:
+    from classifiers import ProspectProfile
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +31,8 @@ log = logging.getLogger(__name__)
 SUMMARY_CHARS = 1000
 
 
-def profiles_from_config(config: Config) -> list:  # type: ignore[type-arg]
+def profiles_from_config(config: Config) -> list[ProspectProfile]:
+    """The classifier's view of the configured prospects."""
     from classifiers import ProspectProfile
 
     return [
@@ -36,6 +41,11 @@ def profiles_from_config(config: Config) -> list:  # type: ignore[type-arg]
                         negative_keywords=tuple(p.negative_keywords))
         for p in config.prospects
     ]
+
+
+def stage_vocab(config: Config) -> dict[str, list[str]]:
+    """The stage words support staff wrote in config.yaml (weak labels for the stage model)."""
+    return {str(stage): list(words) for stage, words in config.stages.items()}
 
 
 def resolve_account(hint: str | None, prospects: Sequence[ProspectConfig]) -> str | None:
@@ -68,7 +78,7 @@ def seed_model(config: Config, model_path: Path):  # type: ignore[no-untyped-def
             return cached
     except Exception:
         log.warning("ignoring unreadable seed-model cache %s", cache)
-    model = default_model({stage: list(words) for stage, words in config.stages.items()})
+    model = default_model(stage_vocab(config))
     try:
         temp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
         save_model(model, temp)
@@ -95,7 +105,7 @@ class ItemTagger:
             model = seed_model(config, path)
         self._tagger = Tagger(profiles_from_config(config), model,
                               min_prospect_score=config.classifier.min_prospect_score,
-                              vocab={stage: list(words) for stage, words in config.stages.items()},
+                              vocab=stage_vocab(config),
                               prospect_model=config.classifier.prospect_model)
         self._lock = threading.Lock()
 

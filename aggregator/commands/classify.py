@@ -14,57 +14,23 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from aggregator.tagging import profiles_from_config, stage_vocab
+
 if TYPE_CHECKING:
     from aggregator.config.schema import Config
-    from classifiers.types import ProspectProfile
 
 
 def _load(path: str | None) -> Config:
-    """Load and validate config.yaml (defaults when no path is given)."""
+    """Load and validate config.yaml (defaults when no path is given); paths in it come resolved."""
+    from aggregator.config import load_config
     from aggregator.config.schema import Config
 
     if path is None:
         return Config()
     try:
-        from aggregator.config import load_config
-    except ImportError:  # pragma: no cover - only while aggregator.config is being built
-        from ruamel.yaml import YAML
-
-        with open(path, encoding="utf-8") as handle:
-            return Config.model_validate(YAML(typ="safe").load(handle) or {})
-    try:
         return load_config(path)
     except Exception as exc:  # ConfigError lists every problem; show them, exit 1
         raise click.ClickException(str(exc)) from exc
-
-
-def _model_path(config: Config, config_path: str | None) -> Path:
-    """model_path is relative to config.yaml's folder, like other files named there."""
-    path = Path(config.classifier.model_path)
-    if not path.is_absolute() and config_path is not None:
-        path = Path(config_path).resolve().parent / path
-    return path
-
-
-def _profiles(config: Config) -> list[ProspectProfile]:
-    from classifiers import ProspectProfile
-
-    return [
-        ProspectProfile(
-            id=p.id,
-            name=p.name,
-            aliases=tuple(p.aliases),
-            domains=tuple(p.domains),
-            people=tuple(p.people),
-            keywords=tuple(p.keywords),
-            negative_keywords=tuple(p.negative_keywords),
-        )
-        for p in config.prospects
-    ]
-
-
-def _vocab(config: Config) -> dict[str, list[str]]:
-    return {str(stage): list(words) for stage, words in config.stages.items()}
 
 
 def _read_items(handle: Any) -> list[Any]:
@@ -106,11 +72,11 @@ def tag(config_path: str, input_file: Any) -> None:
 
     config = _load(config_path)
     try:
-        model = load_model(_model_path(config, config_path))
+        model = load_model(Path(config.classifier.model_path))
     except ModelError as exc:
         raise click.ClickException(str(exc)) from exc
-    tagger = Tagger(_profiles(config), model, config.classifier.min_prospect_score, vocab=_vocab(config),
-                    prospect_model=config.classifier.prospect_model)
+    tagger = Tagger(profiles_from_config(config), model, config.classifier.min_prospect_score,
+                    vocab=stage_vocab(config), prospect_model=config.classifier.prospect_model)
     items = _read_items(input_file)
     for item, tags in zip(items, tagger.tag_many(items), strict=True):
         scores = {"prospects": {p: t.score for p, t in tags.prospects.items()}, "stages": tags.stages}
@@ -175,10 +141,10 @@ def train(config_path: str | None, label_files: tuple[str, ...], output: str | N
     if corrections:
         click.echo(f"including {len(corrections)} correction(s) people made in the web view", err=True)
     try:
-        model = train_model(gather(vocab=_vocab(config), label_files=label_files, extra_examples=corrections))
+        model = train_model(gather(vocab=stage_vocab(config), label_files=label_files, extra_examples=corrections))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    path = Path(output) if output else _model_path(config, config_path)
+    path = Path(output) if output else Path(config.classifier.model_path)
     save_model(model, path)
     click.echo(f"saved {path}")
     click.echo(json.dumps(model.summary, indent=2))
@@ -199,8 +165,8 @@ def evaluate(config_path: str, labels_file: str, folds: int, seed: int, baseline
         labeled = read_jsonl(labels_file)
         result = cross_validate(
             labeled,
-            _profiles(config),
-            _vocab(config),
+            profiles_from_config(config),
+            stage_vocab(config),
             folds=folds,
             seed=seed,
             min_prospect_score=config.classifier.min_prospect_score,

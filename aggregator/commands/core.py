@@ -15,6 +15,7 @@ import click
 from aggregator.config import effective_sources, load_config
 from aggregator.errors import ConfigError, NotFoundError
 from aggregator.runtime import open_runtime
+from aggregator.storage import aware
 from aggregator.types import FetchOutcome, SourceSpec
 
 config_option = click.option(
@@ -115,9 +116,8 @@ def fetch(config_path: Path, source_ids: tuple[str, ...], fetch_all: bool, as_js
     if source_ids:
         specs = _select(runtime.holder.sources, source_ids)
     elif not fetch_all:
-        due = {r.id for r in runtime.storage.sources()
-               if r.next_due is None or (r.next_due.replace(tzinfo=r.next_due.tzinfo or runtime.clock().tzinfo)
-                                         <= runtime.clock())}
+        now = runtime.clock()
+        due = {r.id for r in runtime.storage.sources() if (aware(r.next_due) or now) <= now}
         specs = [s for s in specs if s.id in due]
 
     async def run() -> list[FetchOutcome]:
