@@ -38,7 +38,7 @@ def build_items(raw_items: Sequence[RawItem], *, base_url: str | None, now: date
             title = sanitize.clean_text(raw.title, limit=sanitize.MAX_TITLE_CHARS)
         link = sanitize.safe_url(raw.link, base_url)
         content = sanitize.clean_html(raw.content_html, base_url)
-        text = sanitize.html_to_text(content)
+        text = sanitize.text_of_clean_html(content)
         digest = identity.content_hash(title, identity.canonical_link(link), text)
         staged.append((raw, title, link, content, text, digest))
     keys = identity.assign_keys([(raw.guid, link, digest) for raw, _, link, _, _, digest in staged])
