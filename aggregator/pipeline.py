@@ -21,12 +21,23 @@ from urllib.parse import urlsplit
 from aggregator.config.schema import Config, FetchSettings
 from aggregator.runtime import Runtime
 from aggregator.schedule import next_due
-from aggregator.storage import SourceRow, Tag, TagFunction
+from aggregator.storage import SourceRow, StoreCounts, StoreRequest, Tag, TagFunction
 from aggregator.tagging import ItemTagger
 from aggregator.tagpool import TagPool
 from aggregator.types import FetchOutcome, FetchResult, ItemData, SourceSpec
 
 log = logging.getLogger(__name__)
+STORE_BATCH = 32  # sources per transaction: enough to amortise a commit, small enough to keep it short
+
+
+def _settle(future: asyncio.Future[StoreCounts], counts: list[StoreCounts] | None = None,
+            exc: BaseException | None = None) -> None:
+    if future.done():
+        return
+    if counts is not None:
+        future.set_result(counts[0])
+    else:
+        future.set_exception(exc or RuntimeError("storing failed"))
 
 
 def _watched_page_hash(spec: SourceSpec, result: FetchResult) -> str | None:
@@ -68,6 +79,8 @@ class Pipeline:
         # store lock, so tagging runs on every core while the database writes.
         self._tag_workers = tag_workers
         self._attempts: list[tuple[str, dict[str, Any], asyncio.Future[None]]] = []
+        self._stores: list[tuple[StoreRequest, asyncio.Future[StoreCounts]]] = []
+        self._store_writer: asyncio.Task[None] | None = None
         self._attempt_writer: asyncio.Task[None] | None = None
         self._tag_pool: TagPool | None = None
 
@@ -157,9 +170,7 @@ class Pipeline:
             counts_new = counts_updated = 0
             if result.status == "ok" and result.items:
                 tag = self._tag_function(spec, await self._pretag(spec, result.items))
-                async with self._store_lock:
-                    counts = await asyncio.to_thread(
-                        storage.store_items, spec.id, spec.visibility, result.items, now, tag)
+                counts = await self._store(StoreRequest(spec.id, spec.visibility, result.items, now, tag))
                 counts_new, counts_updated = counts.new, counts.updated
             failures = (state.consecutive_failures if state else 0) + (result.status == "error")
             due = next_due(now, spec.every, status=result.status, consecutive_failures=failures,
@@ -179,6 +190,39 @@ class Pipeline:
             except Exception:
                 log.exception("cannot record the failure of %s", spec.id)
             return FetchOutcome(spec.id, "error", error=message)
+
+    async def _store(self, request: StoreRequest) -> StoreCounts:
+        """Store one source's items; sources finishing together share one transaction.
+
+        A batch that fails is retried source by source, so one bad source's items never
+        keep the others' out of the database.
+        """
+        future: asyncio.Future[StoreCounts] = asyncio.get_running_loop().create_future()
+        self._stores.append((request, future))
+        if self._store_writer is None or self._store_writer.done():
+            self._store_writer = asyncio.create_task(self._write_stores())
+        return await future
+
+    async def _write_stores(self) -> None:
+        storage = self.runtime.storage
+        while self._stores:
+            batch, self._stores = self._stores[:STORE_BATCH], self._stores[STORE_BATCH:]
+            async with self._store_lock:
+                try:
+                    counts = await asyncio.to_thread(storage.store_batch, [request for request, _ in batch])
+                except Exception as exc:
+                    if len(batch) == 1:
+                        _settle(batch[0][1], exc=exc)
+                        continue
+                    log.warning("storing %d sources together failed; storing them one by one", len(batch))
+                    for request, future in batch:
+                        try:
+                            _settle(future, await asyncio.to_thread(storage.store_batch, [request]))
+                        except Exception as exc:
+                            _settle(future, exc=exc)
+                    continue
+            for (_, future), one in zip(batch, counts, strict=True):
+                _settle(future, [one])
 
     async def _record(self, source_id: str, **attempt: Any) -> None:
         """Record a fetch attempt; attempts finishing together share one transaction.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from aggregator.storage.engine import aware, make_engine, migrate, utcnow
-from aggregator.storage.items import ItemsMixin, StoreCounts, Tag, TagFunction
+from aggregator.storage.items import ItemsMixin, StoreCounts, StoreRequest, Tag, TagFunction
 from aggregator.storage.models import (
     CorrectionRow,
     ItemRow,
@@ -32,6 +32,7 @@ __all__ = [
     "SourceRow",
     "Storage",
     "StoreCounts",
+    "StoreRequest",
     "Tag",
     "TagFunction",
     "TagRow",

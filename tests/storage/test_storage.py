@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from aggregator.storage import open_storage
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from aggregator.pipeline import Pipeline
+from aggregator.runtime import open_runtime
+from aggregator.storage import StoreRequest, Tag, open_storage
 from aggregator.types import ItemData, SourceSpec
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -59,6 +67,58 @@ def test_tags_replaced_on_update_but_corrections_win(db_url: str) -> None:
     assert tags == {("stage", "closing", "correction"), ("prospect", "acme", "alias")}
     assert len(storage.corrections()) == 1
     storage.close()
+
+
+def test_a_batch_stores_several_sources_in_one_transaction(db_url: str) -> None:
+    storage = open_storage(db_url)
+    storage.sync_sources([spec("a"), spec("b"), spec("c")], NOW)
+    storage.store_items("a", "external", [item("1"), item("2")], NOW)
+
+    def tag(_sid: str, items: Sequence[ItemData]) -> list[list[Tag]]:
+        return [[("stage", "pricing", 0.8, "model")] for _ in items]
+
+    counts = storage.store_batch([
+        StoreRequest("a", "external", [item("1"), item("2", body="changed"), item("3", dedupe="story")], NOW, tag),
+        StoreRequest("b", "internal", [], NOW, tag),
+        StoreRequest("c", "internal", [item("1", dedupe="story"), item("1", dedupe="story")], NOW, tag),
+    ])
+    assert [(c.new, c.updated, c.unchanged) for c in counts] == [(1, 1, 1), (0, 0, 0), (1, 0, 0)]
+    assert storage.count_items() == 4
+    rows = {(r.source_id, r.key): r for r in (storage.item(i) for i in range(1, 5)) if r}
+    assert rows[("c", "1")].visibility == "internal"
+    assert rows[("c", "1")].group_id == rows[("a", "3")].group_id == rows[("a", "3")].id  # one story
+    assert rows[("a", "2")].text == "changed"
+    tagged = storage.tags_for([r.id for r in rows.values() if r.id is not None])
+    assert {i for i, tags in tagged.items() if tags} == {rows[k].id for k in (("a", "2"), ("a", "3"), ("c", "1"))}
+    assert {s.id: s.items_stored for s in storage.sources(["a", "b", "c"])} == {"a": 3, "b": 0, "c": 1}
+    storage.close()
+
+
+def test_one_bad_source_in_a_store_batch_keeps_the_others(tmp_path: Path) -> None:
+    """Sources that finish together share a transaction; if it fails, each is retried alone."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f"database: sqlite:///{tmp_path / 'db.sqlite'}\nsources:\n" + "".join(
+        f"  - {{id: {name}, url: 'https://{name}.example/feed', kind: feed, visibility: external}}\n"
+        for name in ("good", "bad", "fine")))
+    runtime = open_runtime(config)
+
+    def tag(source_id: str, items: Sequence[ItemData]) -> list[list[Tag]]:
+        if source_id == "bad":
+            raise RuntimeError("a broken tagger for this source")
+        return [[] for _ in items]
+
+    async def store_together() -> list[object]:
+        pipeline = Pipeline(runtime, parse_workers=0, tag_workers=0)
+        requests = [StoreRequest(name, "external", [item(name)], NOW, tag) for name in ("good", "bad", "fine")]
+        results = await asyncio.gather(*(pipeline._store(r) for r in requests), return_exceptions=True)
+        await pipeline.aclose()
+        return results
+
+    good, bad, fine = asyncio.run(store_together())
+    assert isinstance(bad, RuntimeError)
+    assert (getattr(good, "new", None), getattr(fine, "new", None)) == (1, 1)
+    assert runtime.storage.count_items() == 2
+    runtime.close()
 
 
 def test_claim_due_leases_each_source_once(db_url: str) -> None:
