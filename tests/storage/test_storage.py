@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from aggregator.pipeline import Pipeline
 from aggregator.runtime import open_runtime
