@@ -16,7 +16,6 @@ from importlib import metadata
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
-import httpcore
 import httpx
 
 from aggregator.fetch.errors import (
@@ -29,6 +28,7 @@ from aggregator.fetch.errors import (
     map_httpx_error,
 )
 from aggregator.fetch.netguard import GuardedBackend, HopPolicy, IPNetwork, current_policy, resolve
+from aggregator.fetch.pool import LeanPool
 
 try:  # optional: only advertise br when we can decode it with a bounded output buffer
     import brotli
@@ -164,13 +164,13 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
 
     def __init__(self, allowed: tuple[IPNetwork, ...], limits: httpx.Limits) -> None:
         super().__init__(limits=limits, trust_env=False)
-        # httpx has no public hook for the network backend, so its pool is rebuilt with ours.
-        self._pool = httpcore.AsyncConnectionPool(
+        # httpx has no public hook for the pool or the network backend, so its pool is
+        # replaced by ours (see aggregator.fetch.pool for why not httpcore's).
+        self._pool = LeanPool(  # type: ignore[assignment]
             ssl_context=httpx.create_ssl_context(trust_env=False),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
             network_backend=GuardedBackend(allowed),
+            max_idle=limits.max_keepalive_connections or 0,
+            keepalive_expiry=limits.keepalive_expiry,
         )
 
 
@@ -277,6 +277,7 @@ async def get(
                     raise RedirectError(f"redirect loop: {display_url(target)} was already visited")
                 seen.add(target)
                 url = target
+                await _drain(response)
                 continue
             body = b""
             if response.status_code < 300 and response.status_code != 204:
@@ -286,6 +287,28 @@ async def get(
                     raise
                 except (httpx.HTTPError, OSError) as exc:
                     raise map_httpx_error(exc, timeout=timeout) from exc
+            else:
+                await _drain(response)
             return Response(response.status_code, response.headers, body, url)
         finally:
             await response.aclose()
+
+
+DRAIN_BYTES = 64_000
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read (and drop) a small unused body, so the connection goes back to the pool.
+
+    httpcore closes a connection whose response was not read to its end; a 304 pass
+    would otherwise open and close one connection per source. A large or broken body
+    is not worth it: the connection is simply closed.
+    """
+    received = 0
+    try:
+        async for chunk in response.aiter_raw():
+            received += len(chunk)
+            if received > DRAIN_BYTES:
+                return
+    except (httpx.HTTPError, OSError):
+        return

@@ -31,6 +31,7 @@ class Request(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.log.append((self.path, dict(self.headers.items())))
+        self.server.peers.append(self.client_address[1])  # one port per TCP connection
         path = self.path.split("?", 1)[0]
         handler = self.server.routes.get(path)
         if handler is None:
@@ -66,6 +67,7 @@ class Server(ThreadingHTTPServer):
         super().__init__((host, 0), Request)
         self.routes: dict[str, Handler] = {}
         self.log: list[tuple[str, dict[str, str]]] = []
+        self.peers: list[int] = []
         self.stopping = threading.Event()
 
     @property
