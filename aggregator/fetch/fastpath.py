@@ -1,220 +1,251 @@
-"""A fast lxml reader for plain RSS 2.0 that gives exactly what the feedparser path gives.
+"""A fast reader for RSS 0.9x/1.0/2.0 and Atom that gives exactly what the feedparser path gives.
 
-feedparser stays the reference. This module only accepts documents whose every
-relevant detail it can reproduce, and returns None for anything else, so the caller
-falls back to feedparser. It reuses feedparser's own helpers (HTML guessing, the
-relative-URI pass over embedded HTML, date parsing, the cp1252 and mojibake fixes) so
-that the fields it produces are the ones feedparser produces.
+feedparser stays the reference; this module only makes the same decisions faster:
 
-Cheap invariants checked before or while reading (any miss means "use feedparser"):
+- the bytes go through feedparser's own ``convert_to_utf8`` and ``replace_doctype``, so
+  the parser sees exactly the document expat would (same charset choice, same fallbacks);
+- lxml builds the tree in C; :mod:`aggregator.fetch.fastpath_mixin` then replays
+  feedparser's element handlers over it (same names, same flags, same field choices);
+- where expat (feedparser's strict parser) fails too, feedparser uses its loose sgmllib
+  parser; :mod:`aggregator.fetch.fastpath_loose` reproduces that tokenizer instead;
+- embedded HTML goes through :mod:`aggregator.fetch.fastpath_html`, a faster but exact
+  version of feedparser's relative-URI pass, and dates through feedparser's own parser.
 
-- no DOCTYPE, no ``xml:base``, a UTF-8 (or undeclared) encoding that decodes strictly,
-  and a Content-Type that cannot make feedparser pick another charset;
-- well-formed XML (lxml, no recovery), root ``<rss version="2.0">`` with one ``<channel>``;
-- inside each ``<item>`` only the elements listed in ``_ITEM_ELEMENTS``, each at most
-  once where it matters, and none of the text fields has child elements.
-
-``tests/fetch/test_fastpath.py`` compares both paths item by item over the corpus.
+It returns None (the caller then runs feedparser) for anything it does not reproduce: a
+document lxml rejects but expat reads, a DOCTYPE left in place, namespace declarations below
+the root that would rename elements, handlers that are not ported, SVG/MathML and some
+other markup inside content elements, tags that do not nest (loose parser), and states in
+which feedparser itself fails. ``tests/fetch/test_fastpath.py`` compares both paths over
+the shared corpus and hand-written cases.
 """
 
 from __future__ import annotations
 
-import contextlib
-import re
+from collections.abc import Callable
 from typing import Any
+from xml.parsers import expat
 
-from feedparser.datetimes import _parse_date
-from feedparser.html import _cp1252
-from feedparser.mixin import _FeedParserMixin
-from feedparser.urls import _urljoin, resolve_relative_uris
+from feedparser.encodings import convert_to_utf8
+from feedparser.sanitizer import replace_doctype
 from lxml import etree
 
+from aggregator.fetch.fastpath_loose import replay_loose
+from aggregator.fetch.fastpath_mixin import MATCH_NAMESPACES, Decline, Entry, Replay, text
 from aggregator.fetch.items import RawItem
+from aggregator.fetch.sanitize import text_to_html
 
-_CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
-_DC = "{http://purl.org/dc/elements/1.1/}"
-#: item children we understand; ``None`` means "read", anything else is ignored by feedparser
-#: for the fields we use (categories, comments, enclosures, comment counts).
-_READ = {
-    "title",
-    "link",
-    "description",
-    "guid",
-    "pubdate",
-    f"{_CONTENT}encoded",
-    "author",
-    f"{_DC}creator",
-    f"{_DC}date",
-}
-_IGNORED = {
-    "category", "comments", "enclosure",
-    "{http://wellformedweb.org/CommentAPI/}commentrss",
-    "{http://purl.org/rss/1.0/modules/slash/}comments",
-}  # fmt: skip
-#: ignored when empty: feedparser keeps only their attributes (media_content, media_thumbnail)
-_IGNORED_EMPTY = {"{http://search.yahoo.com/mrss/}content", "{http://search.yahoo.com/mrss/}thumbnail"}
-_XML_DECL = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']", re.I)
-_LINK_ENTITY = re.compile("&([A-Za-z0-9_]+);")
 _PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, recover=False, huge_tree=False, remove_blank_text=False, load_dtd=False
 )
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_ROOTS = ("rss", "feed", "rdf_rdf")
+_RSS090 = "http://my.netscape.com/rdf/simple/0.9/"
+_RSS10 = "http://purl.org/rss/1.0/"
+_ATOM10 = "http://www.w3.org/2005/atom"
+_CANONICAL = frozenset(MATCH_NAMESPACES.values())
+_XLINK = "http://www.w3.org/1999/xlink"
+_XML = "http://www.w3.org/XML/1998/namespace"
+
+FastResult = tuple[list[RawItem], str, bool]
 
 
-class _Fallback(Exception):
-    """Not something the fast path reproduces exactly."""
-
-
-def parse_rss(body: bytes, content_type: str | None) -> tuple[list[RawItem], str, bool] | None:
-    """(entries, feed title, whether that title is HTML) for a plain RSS 2.0 document, else None."""
-    if not _plain_utf8(body, content_type):
+def parse_fast(body: bytes, content_type: str | None) -> FastResult | None:
+    """(entries, feed title, whether that title is HTML) as the feedparser path finds them, or None."""
+    headers = {"content-type": content_type} if content_type else {}
+    result: dict[str, Any] = {}
+    data = convert_to_utf8(headers, body, result)
+    if not result.get("encoding"):
+        return None
+    _, data, entities = replace_doctype(data)
+    if entities:
         return None
     try:
-        root = etree.fromstring(body, _PARSER)
+        root = etree.fromstring(data, _PARSER)
     except (etree.XMLSyntaxError, ValueError):
-        return None
-    if root.getroottree().docinfo.doctype:
-        return None  # a DOCTYPE (entities, DTD defaults): feedparser's own handling applies
+        root = None
     try:
-        return _read(root)
-    except _Fallback:
+        if root is None:
+            if _expat_accepts(data):
+                return None  # lxml is stricter here than expat: feedparser's strict parser reads it
+            replay = Replay("", _no_names, {}, {}, loose=True)
+            replay_loose(data.decode("utf-8", "replace"), replay)
+            if not replay.entries and not replay.feeddata:
+                return None
+        else:
+            if root.getroottree().docinfo.doctype:
+                return None
+            names, namespacemap, prefixes, version = _namespaces(root, data)
+            replay = Replay(version, names, namespacemap, prefixes)
+            if names(root.tag)[0] not in _ROOTS:
+                return None
+            replay.element(root, "")
+    except Decline:
         return None
+    if not replay.version:
+        return None
+    title, title_is_html = _feed_title(replay.feeddata)
+    return [_item(entry) for entry in replay.entries], title, title_is_html
 
 
-def _plain_utf8(body: bytes, content_type: str | None) -> bool:
-    head = body[:1024]
-    if b"xml:base" in body:
-        return False
-    if content_type:
-        mime, _, params = content_type.partition(";")
-        mime = mime.strip().lower()
-        if mime not in ("application/xml", "application/rss+xml", "application/atom+xml"):
-            return False  # text/* defaults to us-ascii in feedparser; others vary
-        if params.strip() and params.strip().lower().replace(" ", "") not in ("charset=utf-8", 'charset="utf-8"'):
-            return False
-    if head.startswith(b"\xef\xbb\xbf"):
-        return False
-    if not head.startswith(b"<?xml"):
-        return False  # leading whitespace or no declaration: feedparser has its own rules
-    match = _XML_DECL.match(head)
-    if match and match.group(1).lower() not in (b"utf-8", b"utf8"):
-        return False
+Names = Callable[[str], tuple[str, bool, str]]
+
+
+def _expat_accepts(data: bytes) -> bool:
+    """True if expat, feedparser's strict parser, reads the document (lxml did not)."""
+    parser = expat.ParserCreate(None, " ")
+    parser.namespace_prefixes = True
     try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
+        parser.Parse(data, True)
+    except expat.ExpatError:
         return False
     return True
 
 
-def _fix(text: str) -> str:
-    """feedparser's last steps for every UTF-8 value: mojibake repair, cp1252 code points."""
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        text = text.encode("iso-8859-1").decode("utf-8")
-    return text.translate(_cp1252)
+def _no_names(tag: str) -> tuple[str, bool, str]:
+    raise Decline  # the loose replay names elements itself
 
 
-def _text(element: Any, *, attributes: bool = False) -> str:
-    if len(element) or (element.attrib and not attributes):
-        raise _Fallback  # markup inside a text field: feedparser re-serialises it
-    return (element.text or "").strip()
+def _namespaces(root: Any, data: bytes) -> tuple[Names, dict[str | None, str], dict[str, str], str]:
+    """Element tag → (feedparser's handler key, unprefixed, its name), the prefix maps, and the version.
 
+    The second map gives, for the attributes, the one prefix the document uses for a namespace.
 
-def _html(value: str) -> str:
-    return resolve_relative_uris(value, "", "utf-8", "text/html") if value else value
-
-
-def _read(root: Any) -> tuple[list[RawItem], str, bool]:
-    if root.tag != "rss" or root.get("version") != "2.0" or root.nsmap.get(None):
-        raise _Fallback
-    channels = [c for c in root if c.tag == "channel"]
-    if len(channels) != 1 or any(isinstance(c.tag, str) and c.tag not in ("channel",) for c in root):
-        raise _Fallback
-    channel = channels[0]
-    feed_title, title_is_html = "", False
-    items = []
-    for child in channel:
-        tag = child.tag
-        if not isinstance(tag, str):
-            continue  # comments and processing instructions between elements
-        if tag != tag.lower() and tag.lower() in ("item", "title"):
-            raise _Fallback
-        if tag == "title":
-            if feed_title:
-                raise _Fallback
-            feed_title, title_is_html = _title(_text(child))
-        elif tag == "item":
-            items.append(_item(child))
-        elif "}" in tag and tag.rpartition("}")[2].lower() in ("item", "entry", "title"):
-            raise _Fallback
-    return items, feed_title, title_is_html
-
-
-def _title(raw: str) -> tuple[str, bool]:
-    if _FeedParserMixin.looks_like_html(raw):  # RSS titles are text/plain unless they look like HTML
-        return _fix(_html(raw)), True
-    return _fix(raw), False
-
-
-def _item(item: Any) -> RawItem:
-    if item.attrib:
-        raise _Fallback  # rdf:about and friends set the id
-    seen: dict[str, Any] = {}
-    authors: list[str] = []
-    for child in item:
-        tag = child.tag
-        if not isinstance(tag, str):
+    Mirrors ``track_namespace`` and the strict parser's ``startElementNS``. Declarations
+    below the root are accepted only when they change neither mapping.
+    """
+    namespacemap: dict[str | None, str] = {}
+    in_use: dict[str, str] = {}
+    version = ""
+    declarations = [(prefix or None, uri) for prefix, uri in root.nsmap.items()]
+    if data.count(b"xmlns") > len(declarations):
+        everything = [(prefix or None, uri) for _, (prefix, uri) in etree.iterwalk(root, events=("start-ns",))]
+        later = everything[len(declarations) :]
+    else:
+        later = []
+    for prefix, uri in declarations:
+        if not uri:
             continue
-        key = tag.lower() if "}" not in tag else tag.rpartition("}")[0] + "}" + tag.rpartition("}")[2].lower()
-        if key in _IGNORED or (key in _IGNORED_EMPTY and not len(child) and not (child.text or "").strip()):
-            continue
-        if key not in _READ or (key in seen and key not in ("author", f"{_DC}creator")):
-            raise _Fallback
-        if key in ("author", f"{_DC}creator"):
-            authors.append(_text(child, attributes=True))
-        seen[key] = child
-    title, title_is_html = ("", False)
-    if "title" in seen:
-        title, title_is_html = _title(_text(seen["title"]))
-    link: str | None = None
-    if "link" in seen:
-        link = _link(_text(seen["link"]))
-    guid: str | None = None
-    if "guid" in seen:
-        element = seen["guid"]
-        if set(element.attrib) - {"isPermaLink"}:
-            raise _Fallback
-        permalink = element.get("isPermaLink", "true") == "true"
-        raw = _text(element, attributes=True)
-        if permalink and raw:
-            raw = _urljoin("", raw)
-        guid = _fix(raw)
-        if permalink and "link" not in seen:
-            link = guid
+        lower = uri.lower()
+        if not version:
+            if (prefix, lower) == (None, _RSS090):
+                version = "rss090"
+            elif lower == _RSS10:
+                version = "rss10"
+            elif lower == _ATOM10:
+                version = "atom10"
+        _track(prefix, uri, namespacemap, in_use, root=True)
+    rooted = root.tag in ("rss", "feed") or root.tag.endswith("}feed")  # their start handler sets the version
+    for prefix, uri in later:
+        if uri:
+            if not version and not rooted:  # ``track_namespace`` sets the version where it meets one
+                if uri.lower() == _ATOM10:
+                    raise Decline  # from there on, text would no longer be checked for HTML
+                if uri.lower() == _RSS10 or (prefix, uri.lower()) == (None, _RSS090):
+                    version = "rss10" if uri.lower() == _RSS10 else "rss090"  # behaves as "" did before it
+            _track(prefix, uri, namespacemap, in_use, root=False)
+    cache: dict[str, tuple[str, bool, str]] = {}
+
+    def names(tag: str) -> tuple[str, bool, str]:
+        hit = cache.get(tag)
+        if hit is None:
+            hit = cache[tag] = _name(tag, namespacemap, in_use)
+        return hit
+
+    written: dict[str, set[str]] = {_XML: {"xml"}}
+    for prefix, uri in (*declarations, *later):
+        if prefix:
+            written.setdefault(uri, set()).add(prefix)
+    prefixes = {uri: next(iter(found)) for uri, found in written.items() if len(found) == 1}
+    return names, namespacemap, prefixes, version
+
+
+def _track(
+    prefix: str | None, uri: str, namespacemap: dict[str | None, str], in_use: dict[str, str], *, root: bool
+) -> None:
+    """``track_namespace``; a declaration below the root must not rename elements seen before it.
+
+    ``in_use`` maps a name to its namespace, as ``namespaces_in_use``: the canonical prefix
+    of a known namespace, else the document's prefix, which then names that namespace's
+    elements. ``namespacemap`` maps a document prefix to the canonical one.
+    """
+    lower = uri.lower()
+    if not root and prefix and lower == _XLINK:
+        raise Decline  # the strict parser copies it onto the element as an xmlns:... attribute
+    if "backend.userland.com/rss" in lower:
+        uri = lower = "http://backend.userland.com/rss"
+    known = MATCH_NAMESPACES.get(lower)
+    if known is None:
+        if prefix is not None:
+            if in_use.get(prefix, uri) != uri:
+                raise Decline  # the name would move to another namespace
+            in_use[prefix] = uri
+        return  # a default namespace: never used to name elements
+    if known and in_use.get(known, uri) != uri and in_use[known].lower() not in MATCH_NAMESPACES:
+        raise Decline  # a known namespace takes the name of an unknown one
+    if prefix is not None:
+        if namespacemap.get(prefix, known) != known:
+            raise Decline  # the prefix would switch to another handler set
+        if not root and prefix not in namespacemap and prefix != known and (prefix in _CANONICAL or prefix in in_use):
+            raise Decline  # element names with that prefix would change from here on
+        namespacemap[prefix] = known
+    in_use[known] = uri
+
+
+def _name(tag: str, namespacemap: dict[str | None, str], in_use: dict[str, str]) -> tuple[str, bool, str]:
+    """(handler key, unprefixed, the name ``startElementNS`` gives ``unknown_starttag``)."""
+    if tag[0] == "{":
+        namespace: str | None
+        namespace, _, local = tag[1:].partition("}")
+    else:
+        namespace, local = None, tag
+    lower = namespace.lower() if namespace else ""
+    if "backend.userland.com/rss" in lower:
+        namespace = lower = "http://backend.userland.com/rss"
+    prefix = MATCH_NAMESPACES.get(lower)
+    name = local.lower()
+    if prefix:
+        name = f"{prefix.lower()}:{name}"
+    elif namespace:
+        for declared, value in in_use.items():
+            if declared and value == namespace:
+                name = f"{declared}:{local}".lower()
+                break
+    if ":" not in name:
+        return name, True, name
+    given, _, suffix = name.partition(":")
+    mapped = namespacemap.get(given, given)
+    return (f"{mapped}_{suffix}", False, name) if mapped else (suffix, True, name)
+
+
+def _as_html(value: str, mime: str | None) -> str:
+    return value if mime in _HTML_TYPES or mime is None else text_to_html(value)
+
+
+def _item(entry: Entry) -> RawItem:
+    """What ``feeds._entry`` makes of the same feedparser entry."""
     content = ""
-    if f"{_CONTENT}encoded" in seen:
-        element = seen[f"{_CONTENT}encoded"]
-        content = _fix(_html(_text(element)))
-    if not content and "description" in seen:
-        element = seen["description"]
-        content = _fix(_html(_text(element)))
-    published = updated = None
-    if "pubdate" in seen:
-        published = _parse_date(_fix(_text(seen["pubdate"], attributes=True)))
-    if f"{_DC}date" in seen:
-        updated = _parse_date(_fix(_text(seen[f"{_DC}date"], attributes=True)))
+    for part in entry.get("content") or []:
+        value = text(part.get("value"))
+        if value:
+            content = _as_html(value, part.get("type"))
+            if part.get("type") in _HTML_TYPES:
+                break
+    if not content:
+        detail = entry.get("summary_detail") or {}
+        content = _as_html(text(entry.get("summary", "")), detail.get("type"))
+    title_detail = entry.get("title_detail") or {}
     return RawItem(
-        title=title,
-        title_is_html=title_is_html,
-        link=link or None,
+        title=entry.get("title", ""),
+        title_is_html=title_detail.get("type") in _HTML_TYPES,
+        link=entry.get("link"),
         content_html=content,
-        published=published,
-        updated=updated,
-        author=_fix(authors[-1]) if authors else None,
-        guid=guid or None,
+        published=entry.get("published_parsed") or entry.get("created_parsed"),
+        updated=entry.get("updated_parsed"),
+        author=entry.get("author"),
+        guid=entry.get("id"),
     )
 
 
-def _link(value: str) -> str:
-    if value:
-        value = _urljoin("", value)
-    value = _fix(value).replace("&amp;", "&")
-    return _LINK_ENTITY.sub(r"&\g<1>", value)
+def _feed_title(feed: Entry) -> tuple[str, bool]:
+    detail = feed.get("title_detail") or {}
+    return feed.get("title", ""), detail.get("type") in _HTML_TYPES

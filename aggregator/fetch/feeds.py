@@ -17,7 +17,7 @@ from typing import Any
 import feedparser
 
 from aggregator.fetch.errors import NotAFeed, ParseError
-from aggregator.fetch.fastpath import parse_rss
+from aggregator.fetch.fastpath import parse_fast
 from aggregator.fetch.items import RawItem
 from aggregator.fetch.sanitize import clean_text, html_to_text, text_to_html
 
@@ -96,7 +96,7 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None, fast: bool = 
     if looks_like_html(body):
         raise html_error(body)
     if fast:
-        quick = parse_rss(body, content_type)
+        quick = parse_fast(body, content_type)
         if quick is not None:
             entries, title, title_is_html = quick
             title = html_to_text(title, limit=500) if title_is_html else clean_text(title, limit=500)
