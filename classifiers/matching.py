@@ -92,7 +92,8 @@ class AliasMatcher:
         if self._names:
             parts.append("(?P<n>(?i:" + _trie_pattern(self._names) + "))")
         if self._tickers:
-            parts.append("(?P<t>" + _trie_pattern(self._tickers) + ")")
+            # Not the "S" of a possessive or contraction written in capitals ("SAINSBURY'S", "LLOYD'S").
+            parts.append("(?<![A-Za-z]['\u2019])(?P<t>" + _trie_pattern(self._tickers) + ")")
         source = r"(?<![\w&])(?:" + "|".join(parts) + r")(?![\w]|&\w)" if parts else r"(?!x)x"
         self._pattern = re.compile(source)
 

@@ -1,15 +1,15 @@
 """Features and threshold choice for the global (item, candidate prospect) pair classifier.
 
 Every candidate the alias / person / ticker matcher finds in an item becomes one
-pair. Besides the disambiguation features of :mod:`classifiers.prospects`, a pair is
-described by *how* the prospect was named (legal name, alias, ticker, person), how
-the matched text is written against the case of the text around it (ALL-CAPS wire
-headline, Title Case headline, sentence), whether the alias is also an everyday
-English word, the words in a window of three on each side (left and right kept
-apart) and how list-like the item is (distinct candidates, ticker-like tokens).
-One model is trained over the pairs of every prospect; its decision threshold is
-chosen on inner folds of the training pairs for the best recall at a target
-precision.
+pair. Besides the features of :mod:`classifiers.prospects` and
+:mod:`classifiers.prospect_context`, a pair is described by *how* the prospect was
+named (legal name, alias, ticker, person), how the matched text is written against
+the case of the text around it (ALL-CAPS wire headline, Title Case headline,
+sentence), whether the alias is also an everyday English word, the words in a window
+of three on each side (left and right kept apart) and how list-like the item is
+(distinct candidates, ticker-like tokens). One model is trained over the pairs of
+every prospect; in precision mode its decision threshold is chosen on inner folds of
+the training pairs for the best recall at a target precision.
 """
 
 from __future__ import annotations

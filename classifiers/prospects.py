@@ -1,16 +1,24 @@
 """Prospect tagging: which configured companies an item concerns.
 
 Candidates come from one compiled alias matcher (names, tickers, people), link
-domains and the source's own prospects. Names that are also ordinary words
-("Target audience", "trade gap", "Nextel Cup") are then disambiguated by a small
-logistic model over the mention's context and the TF-IDF similarity between the
-item and the prospect's profile (name, aliases, keywords and items already
-confirmed for it). Before any confirmed items exist, a fixed prior per kind of
-evidence stands in for the model.
+domains and the source's own prospects. Each (item, candidate) pair is then described
+by how the company is named (legal name, alias, ticker; its case against the text
+around it; an everyday word or not; the words on either side, see
+:mod:`classifiers.pairs`), by how the item talks about it (headline subject, one of a
+list, a passer-by, another thing with the same name, see
+:mod:`classifiers.prospect_context`) and by the TF-IDF similarity between the item
+and the prospect's profile (name, aliases, keywords and items already confirmed for
+it). Ordinary lower-case words and bare one-letter tickers never count on their own.
 
-A second, opt-in mode (``model="pairs"``, see :mod:`classifiers.pairs`) trains one
-global pair classifier with a richer feature set and a decision threshold chosen on
-inner folds to reach a target precision.
+Before any item is confirmed, an *evidence prior* scores each pair: a fixed prior per
+kind of mention, moved by fixed log-odds for the context patterns. Once items are
+confirmed, one logistic regression over the pairs of every prospect learns from them,
+with the evidence prior as one of its features.
+
+Two decision rules (``ProspectTagger.MODELS``): ``logistic`` (default) cuts the
+class-balanced model at 0.5; ``pairs`` chooses the threshold on inner folds of the
+confirmed items for the best recall at a target precision (fewer wrong tags, more
+missed ones).
 """
 
 from __future__ import annotations
@@ -20,16 +28,15 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction import DictVectorizer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from classifiers.matching import AliasMatcher, Mention, name_variants
-from classifiers.pairs import choose_threshold, count_tickerlike, pair_features, rescale
+from classifiers.matching import AliasMatcher, Mention, is_ticker, name_variants
+from classifiers.pairs import COMMON_WORDS, choose_threshold, count_tickerlike, pair_features, rescale
+from classifiers.prospect_context import ItemContext, context_evidence, item_context, mention_features
 from classifiers.text import clean, is_shouting, item_text
 from classifiers.types import ProspectProfile, ProspectTag, TextItem
 
@@ -65,12 +72,10 @@ _LEGAL_SUFFIX_RE = re.compile(
     r",?\s+(?:inc|corp|corporation|co|company|plc|p\.l\.c|ltd|limited|ag|sa|nv|llc)\.?$", re.IGNORECASE
 )
 MODEL_ENV = "FUNNELFEED_PROSPECT_MODEL"  # picks the prospect model when none is passed (default: logistic)
-PAIR_C = 0.5  # inverse regularisation of the pair logistic regression
+PAIR_C = 0.5  # inverse regularisation of the pair logistic regression (precision mode)
+LOGISTIC_C = 0.5  # the same for the default mode
 PAIR_PRECISION = 0.95  # target precision when choosing the pair threshold on inner folds
 INNER_FOLDS = 4
-# Shared features the pair model leaves out: the +-3-word windows replace the single
-# neighbours, and a whole-title bag of words is too sparse for a few hundred pairs.
-_NOT_IN_PAIRS = ("tw=", "prev=", "next=")
 MIN_PAIR_POSITIVES = 20  # fewer confirmed pairs than this: keep the 0.5 cut
 _PRIOR = {  # score of a kind of evidence before any item is confirmed
     "person": 0.8,
@@ -112,11 +117,27 @@ def _mention_kind(mention: Mention, shouting: bool) -> str:
 
 
 _KIND_RANK = list(_PRIOR)
+_TRIVIAL = frozenset(("lower", "tiny_ticker"))  # kinds of evidence that are never enough on their own
 
 
 def _best_mention(mentions: Sequence[Mention], shouting: bool) -> tuple[Mention, str]:
     ranked = sorted(mentions, key=lambda m: -_PRIOR[_mention_kind(m, shouting)])
     return ranked[0], _mention_kind(ranked[0], shouting)
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-3), 1 - 1e-3)
+    return math.log(p / (1 - p))
+
+
+def _primary_mention(mentions: Sequence[Mention], title_len: int) -> Mention:
+    """The mention that says most about how the item treats the company: the first capitalised one in the
+    title, else the first capitalised one in the summary, else the first."""
+    written = [m for m in mentions if not m.lowercase]
+    for m in written:
+        if m.start < title_len:
+            return m
+    return written[0] if written else mentions[0]
 
 
 def _is_title_case(text: str) -> bool:
@@ -125,35 +146,70 @@ def _is_title_case(text: str) -> bool:
     return bool(words) and sum(w[0].isupper() for w in words) / len(words) > 0.6
 
 
+def _item_features(title: str, shouting: bool) -> dict[str, float]:
+    """The features that depend on the headline alone (computed once per item)."""
+    segments = re.split(r",|\band\b|\bAnd\b|;|\(|\)|:", title)
+    list_size = sum(1 for seg in segments if seg.strip() and _LIST_SEGMENT.match(seg))
+    return {
+        "list_cue": float(bool(_LIST_CUE.search(title))),
+        "list_size": float(min(list_size, 6)) / 3.0,
+        "shouting": float(shouting),
+        "commas_title": float(min(title.count(","), 4)),
+    }
+
+
 def _neighbours(text: str, mention: Mention) -> tuple[str, str]:
     before = _WORD.findall(text[max(0, mention.start - 30) : mention.start])
     after = _WORD.findall(text[mention.end : mention.end + 30])
     return (before[-1].lower() if before else "^"), (after[0].lower() if after else "$")
 
 
+def _matrix(vocabulary: dict[str, int], rows: Sequence[dict[str, float]]) -> sparse.csr_matrix:
+    """Rows of named features as a sparse matrix over a fitted vocabulary (unknown names are dropped).
+
+    The same as ``DictVectorizer.transform`` for numeric features, without its per-value type checks,
+    which cost more than the model itself at tagging time.
+    """
+    indptr = [0]
+    indices: list[int] = []
+    data: list[float] = []
+    for row in rows:
+        for name, value in row.items():
+            j = vocabulary.get(name)
+            if j is not None:
+                indices.append(j)
+                data.append(value)
+        indptr.append(len(indices))
+    return sparse.csr_matrix(
+        (np.asarray(data, dtype=float), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int32)),
+        shape=(len(rows), len(vocabulary)),
+    )
+
+
 class _PairModel:
     """Logistic regression over the candidate pairs of every prospect at once."""
 
-    def __init__(self) -> None:
-        self._dict = DictVectorizer()
-        self._model = LogisticRegression(C=PAIR_C, max_iter=3000, class_weight="balanced")
+    def __init__(self, c: float = PAIR_C) -> None:
+        self._vocabulary: dict[str, int] = {}
+        self._model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
 
     def fit(self, rows: Sequence[dict[str, float]], y: np.ndarray) -> _PairModel:
-        self._model.fit(self._dict.fit_transform(rows), y)
+        names = sorted({name for row in rows for name in row})
+        self._vocabulary = {name: j for j, name in enumerate(names)}
+        self._model.fit(_matrix(self._vocabulary, rows), y)
         return self
 
     def predict(self, rows: Sequence[dict[str, float]]) -> np.ndarray:
-        return np.asarray(self._model.predict_proba(self._dict.transform(rows))[:, 1])
+        return np.asarray(self._model.predict_proba(_matrix(self._vocabulary, rows))[:, 1])
 
 
 class ProspectTagger:
     """Scores which prospects an item concerns; ``fit`` learns from confirmed items."""
 
     MODELS = ("logistic", "pairs")
-    """``logistic``: the disambiguation model cut at 0.5. ``pairs``: one global classifier over
-    (item, candidate) pairs with the extra features of :mod:`classifiers.pairs`, its threshold
-    chosen on inner folds for the best recall at ``PAIR_PRECISION``. Set per tagger, or for the
-    whole process with the ``FUNNELFEED_PROSPECT_MODEL`` environment variable."""
+    """``logistic``: the pair model cut at 0.5 (balanced precision and recall). ``pairs``: the same
+    features, its threshold chosen on inner folds for the best recall at ``PAIR_PRECISION``. Set per
+    tagger, or for the whole process with the ``FUNNELFEED_PROSPECT_MODEL`` environment variable."""
 
     def __init__(self, profiles: Iterable[ProspectProfile], min_score: float = 0.5, model: str | None = None) -> None:
         model = model or os.environ.get(MODEL_ENV, "") or "logistic"
@@ -171,6 +227,9 @@ class ProspectTagger:
         self._negatives = {
             pid: [w.lower() for w in p.negative_keywords if w.strip()] for pid, p in self.profiles.items()
         }
+        self._tickers = {
+            pid: frozenset(a.strip() for a in p.aliases if is_ticker(a.strip())) for pid, p in self.profiles.items()
+        }
         self._keywords = {pid: [w.lower() for w in p.keywords if w.strip()] for pid, p in self.profiles.items()}
         self._ids = list(self.profiles)
         self._index = {pid: i for i, pid in enumerate(self._ids)}
@@ -179,8 +238,7 @@ class ProspectTagger:
         self._neg_norm2 = np.zeros(0)
         self._pos: sparse.csr_matrix | None = None  # per-prospect sum of confirmed item vectors
         self._neg: sparse.csr_matrix | None = None  # per-prospect sum of rejected item vectors
-        self._dict = DictVectorizer()
-        self._model: Any = None
+        self._model: _PairModel | None = None
         self._fit_profiles([], [])
 
     # -- profiles -----------------------------------------------------------
@@ -254,15 +312,24 @@ class ProspectTagger:
         return found
 
     def _features(
-        self, cand: _Candidate, text: str, title_len: int, shouting: bool, n_cands: int, sims: tuple[float, float]
+        self,
+        cand: _Candidate,
+        text: str,
+        ctx: ItemContext,
+        n_cands: int,
+        sims: tuple[float, float],
+        tickerlike: int,
+        item_feats: dict[str, float],
     ) -> tuple[dict[str, float], float]:
+        """Features of one (item, candidate) pair, and its score before any model (the evidence prior)."""
+        title_len, shouting = ctx.title_len, ctx.shouting
         mention, kind = _best_mention(cand.mentions, shouting)
-        before, after = _neighbours(text, mention)
+        _, after = _neighbours(text, mention)
         lowered = text.lower()
         keyword_hits = sum(1 for k in self._keywords[cand.prospect] if k in lowered)
         title = text[:title_len]
         in_title = mention.start < title_len
-        caps_context = shouting or (_is_title_case(title) if in_title else False)
+        caps_context = shouting or (ctx.title_case if in_title else False)
         after_words = _WORD.findall(text[mention.end : mention.end + 40])
         next_raw = after_words[0] if after_words else ""
         next_cap = bool(
@@ -275,40 +342,32 @@ class ProspectTagger:
         other_tickers = sum(1 for m in _WIRE_TICKER.finditer(title) if (m.group(1) or m.group(2)) not in own)
         window = text[max(0, mention.start - 60) : mention.end + 60]
         enum_commas = window.count(",")
-        segments = re.split(r",|\band\b|\bAnd\b|;|\(|\)|:", title)
-        list_size = sum(1 for seg in segments if seg.strip() and _LIST_SEGMENT.match(seg))
+        summary_only = not any(m.start < title_len for m in cand.mentions)
         feats: dict[str, float] = {
+            **item_feats,
             f"kind={kind}": 1.0,
             "rating_verb_next": float(after in _RATING_VERBS),
-            "list_cue": float(bool(_LIST_CUE.search(title))),
-            "list_size": float(min(list_size, 6)) / 3.0,
             "comma_near": float(
                 text[max(0, mention.start - 2) : mention.start] == ", " or text[mention.end : mention.end + 1] == ","
             ),
-            f"prev={before}": 1.0,
-            f"next={after}": 1.0,
             f"pid={cand.prospect}": 1.0,
             f"pid_kind={cand.prospect}:{kind}": 1.0,
-            "in_title": float(mention.start < title_len),
+            "in_title": float(in_title),
             "title_start": float(mention.start == 0),
-            "shouting": float(shouting),
             "n_mentions": math.log1p(len(cand.mentions)),
             "n_candidates": math.log1p(n_cands - 1),
-            "commas_title": float(text[:title_len].count(",")),
             "next_cap_sentence": float(next_cap and not caps_context),
             "next_cap_headline": float(next_cap and caps_context),
             "other_wire_ticker": float(min(other_tickers, 2)),
             "possessive": float(text[mention.end : mention.end + 2] in ("'s", "\u2019s")),
             "enum_commas": float(min(enum_commas, 4)) / 2.0,
-            "summary_only": float(not any(m.start < title_len for m in cand.mentions)),
+            "summary_only": float(summary_only),
             "early_in_title": float(in_title and len(_WORD.findall(text[: mention.start])) <= 2),
             "also_lower": float(any(m.lowercase for m in cand.mentions) and kind != "lower"),
             "keywords": float(keyword_hits),
             "sim_pos": sims[0],
             "sim_neg": sims[1],
         }
-        for token in set(_WORD.findall(title.lower())):
-            feats["tw=" + token] = 0.5
         prior = _PRIOR[kind]
         if keyword_hits:
             prior = min(1.0, prior + 0.2)
@@ -322,7 +381,36 @@ class ProspectTagger:
         if next_raw == "News" and text[max(0, mention.start - 3) : mention.start].strip() in (":", "-", "|"):
             feats["news_source"] = 1.0
         feats["prior"] = prior
-        return feats, prior
+        # How the item talks about the company (subject, list member, passer-by, another thing).
+        primary = _primary_mention(cand.mentions, title_len)
+        alias = primary.alias.lower()
+        common = alias in COMMON_WORDS or (len(_WORD.findall(alias)) == 1 and alias.rstrip("s") in COMMON_WORDS)
+        context = mention_features(ctx, primary, cand.mentions, common, self._tickers[cand.prospect])
+        written = [m for m in cand.mentions if not m.lowercase]
+        if any(m.start < title_len for m in written):
+            if any(m.start >= title_len for m in written):
+                context["title_and_summary"] = 1.0
+            elif len(text) > title_len + 60:  # a summary of some length that never names the company again
+                context["title_only"] = 1.0
+        feats.update(("c:" + k, v) for k, v in context.items())
+        feats.update(
+            ("p:" + k, v)
+            for k, v in pair_features(
+                text,
+                title_len,
+                shouting,
+                ctx.title_case,
+                mention,
+                cand.mentions,
+                self._full_names[cand.prospect],
+                n_cands,
+                tickerlike,
+            ).items()
+        )
+        # The evidence prior: the kind of mention, moved by the context cues by fixed amounts.
+        evidence = _logit(prior) + context_evidence(context, summary_only)
+        feats["evidence"] = evidence
+        return feats, 1.0 / (1.0 + math.exp(-evidence))
 
     def _rows(
         self,
@@ -348,39 +436,27 @@ class ProspectTagger:
         for i, cands in found:
             text = texts[i]
             title = clean(items[i].title)
-            title_len = len(title)
             shouting = is_shouting(title)
-            pairs_mode = self.kind != "logistic"
-            title_case = _is_title_case(title) if pairs_mode else False
-            tickerlike = count_tickerlike(title, shouting) if pairs_mode else 0
+            ctx = item_context(text, len(title), shouting, _is_title_case(title))
+            tickerlike = count_tickerlike(title, shouting)
+            item_feats = _item_features(title, shouting)
             for cand in cands.values():
                 if not cand.mentions:
                     index.append((i, cand))
                     rows.append({})
                     priors.append(1.0)
                     continue
+                if all(_mention_kind(m, shouting) in _TRIVIAL for m in cand.mentions):
+                    # Only ordinary lower-case words or bare one-letter tickers: nothing for a model to weigh.
+                    index.append((i, cand))
+                    rows.append({"trivial": 1.0})
+                    priors.append(max(_PRIOR[_mention_kind(m, shouting)] for m in cand.mentions))
+                    continue
                 side = None
                 if own is not None:
                     side = "pos" if cand.prospect in own[i][0] else "neg"
                 sims = self._cosines(dots[pair_of[(i, cand.prospect)]], cand.prospect, side)
-                feats, prior = self._features(cand, text, title_len, shouting, len(cands), sims)
-                if pairs_mode:
-                    feats = {k: v for k, v in feats.items() if not k.startswith(_NOT_IN_PAIRS)}
-                    mention, _ = _best_mention(cand.mentions, shouting)
-                    feats.update(
-                        ("p:" + key, value)
-                        for key, value in pair_features(
-                            text,
-                            title_len,
-                            shouting,
-                            title_case,
-                            mention,
-                            cand.mentions,
-                            self._full_names[cand.prospect],
-                            len(cands),
-                            tickerlike,
-                        ).items()
-                    )
+                feats, prior = self._features(cand, text, ctx, len(cands), sims, tickerlike, item_feats)
                 index.append((i, cand))
                 rows.append(feats)
                 priors.append(prior)
@@ -404,15 +480,13 @@ class ProspectTagger:
             labels.append((list(dict.fromkeys(pids)), sorted(matched - set(pids))))
         self._fit_profiles(texts, labels)
         index, rows, _ = self._rows(items, labels)
-        keep = [k for k, row in enumerate(rows) if row]
+        keep = [k for k, row in enumerate(rows) if row and not row.get("trivial")]
         y = [int(index[k][1].prospect in labels[index[k][0]][0]) for k in keep]
         if len(set(y)) < 2:
             return self
         if self.kind != "logistic":
             return self._fit_pairs([rows[k] for k in keep], np.asarray(y), [index[k][0] for k in keep])
-        matrix = self._dict.fit_transform([rows[k] for k in keep])
-        self._model = LogisticRegression(C=3.0, max_iter=2000, class_weight="balanced")
-        self._model.fit(matrix, y)
+        self._model = _PairModel(LOGISTIC_C).fit([rows[k] for k in keep], np.asarray(y))
         return self
 
     # -- the global pair classifier -------------------------------------------
@@ -450,12 +524,10 @@ class ProspectTagger:
         texts = [item_text(item) for item in items] if texts is None else texts
         index, rows, priors = self._rows(items, texts=texts)
         scores = list(priors)
-        scored = [k for k, row in enumerate(rows) if row]
+        scored = [k for k, row in enumerate(rows) if row and not row.get("trivial")]
         if self._model is not None and scored:
-            if self.kind == "logistic":
-                probs = self._model.predict_proba(self._dict.transform([rows[k] for k in scored]))[:, 1]
-            else:
-                probs = self._model.predict([rows[k] for k in scored])
+            probs = self._model.predict([rows[k] for k in scored])
+            if self.kind != "logistic":
                 probs = np.array([rescale(float(p), self._threshold, self.min_score) for p in probs])
             for k, prob in zip(scored, probs, strict=True):
                 scores[k] = float(prob)

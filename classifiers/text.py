@@ -36,7 +36,7 @@ def item_text(item: TextItem) -> str:
 
 def is_shouting(text: str) -> bool:
     """True for ALL-CAPS text (old wire headlines), where letter case says nothing."""
-    letters = [c for c in text if c.isalpha()]
-    if len(letters) < 8:
+    letters = sum(map(str.isalpha, text))
+    if letters < 8:
         return False
-    return sum(c.isupper() for c in letters) / len(letters) > 0.8
+    return sum(map(str.isupper, text)) / letters > 0.8

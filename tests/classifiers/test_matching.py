@@ -75,3 +75,19 @@ def test_broker_naming_a_rating_is_not_the_subject() -> None:
         ]
     )
     assert [set(t) for t in tags] == [set(), set(), {"barclays"}]
+
+
+def test_possessive_s_in_capitals_is_not_a_ticker() -> None:
+    matcher = AliasMatcher(PROFILES)
+    found = matcher.mentions("LLOYD'S OFFERS CASH; HARROD\u2019S SALES UP; SPRINT <S> GAINS; (NYSE: S) rises")
+    assert [(m.alias, m.ticker_context) for m in found if m.prospect == "sprint"] == [
+        ("Sprint", False),
+        ("S", True),
+        ("S", True),
+    ]
+
+
+def test_lower_case_words_and_bare_one_letter_tickers_are_never_enough() -> None:
+    tagger = ProspectTagger(PROFILES)
+    scores = tagger.score_many([TextItem("1", "A target audience for S and F grades", "an apple a day")])[0]
+    assert scores and all(tag.score < 0.1 for tag in scores.values())

@@ -74,3 +74,25 @@ def test_pair_model_is_more_precise_on_held_out_dev_items(
     assert pairs[0] >= 0.85
     assert pairs[0] > logistic[0] + 0.02, (pairs, logistic)
     assert pairs[1] >= 0.6
+
+
+def test_pair_matrix_matches_dict_vectorizer() -> None:
+    from sklearn.feature_extraction import DictVectorizer
+
+    from classifiers.prospects import _matrix
+
+    rows = [{"a": 1.0, "b": 0.5}, {"c": 2.0}, {}, {"a": -1.0, "zz": 3.0}]
+    vectorizer = DictVectorizer().fit(rows[:3])
+    expected = vectorizer.transform(rows).toarray()
+    assert np.array_equal(_matrix(vectorizer.vocabulary_, rows).toarray(), expected)
+
+
+def test_both_models_share_the_context_features(
+    dev_items: list[LabeledItem], dev_profiles: list[ProspectProfile]
+) -> None:
+    items = [e.item for e in dev_items[:50]]
+    for model in ProspectTagger.MODELS:
+        tagger = ProspectTagger(dev_profiles, model=model)
+        _index, rows, _priors = tagger._rows(items)
+        scored = [row for row in rows if row and not row.get("trivial")]
+        assert scored and all("evidence" in row and any(k.startswith("p:") for k in row) for row in scored)
