@@ -104,12 +104,18 @@ class Pipeline:
             pool.warm_up()
         return pool
 
-    async def _pretag(self, spec: SourceSpec, items: Sequence[ItemData]) -> dict[str, list[Tag]] | None:
-        """Tags for the new and changed items, computed in the pool; None without a pool."""
+    async def _pretag(self, spec: SourceSpec, items: Sequence[ItemData],
+                      has_items: bool = True) -> dict[str, list[Tag]] | None:
+        """Tags for the new and changed items, computed in the pool; None without a pool.
+
+        ``has_items`` False (the source has never stored an item) skips asking the database.
+        """
         pool = await asyncio.to_thread(self.tag_pool) if self._tag_workers > 0 else None
         if pool is None:
             return None
-        stored = await asyncio.to_thread(self.runtime.storage.stored_versions, spec.id, [i.key for i in items])
+        stored: dict[str, tuple[str, str]] = {}
+        if has_items:
+            stored = await asyncio.to_thread(self.runtime.storage.stored_versions, spec.id, [i.key for i in items])
         changed = [i for i in items if stored.get(i.key) != (i.content_hash, i.title)]
         if not changed:
             return {}
@@ -169,7 +175,8 @@ class Pipeline:
                 result = FetchResult(spec.id, "deferred")
             counts_new = counts_updated = 0
             if result.status == "ok" and result.items:
-                tag = self._tag_function(spec, await self._pretag(spec, result.items))
+                has_items = state is None or state.items_stored > 0  # None: not read; ask the database
+                tag = self._tag_function(spec, await self._pretag(spec, result.items, has_items))
                 counts = await self._store(StoreRequest(spec.id, spec.visibility, result.items, now, tag))
                 counts_new, counts_updated = counts.new, counts.updated
             failures = (state.consecutive_failures if state else 0) + (result.status == "error")

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,9 +27,29 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: The classifier reads the title and the lead of the text: the signal for a prospect or a
-#: stage is up front (the labelled data are headlines and summaries), and character
-#: n-grams over a 50 KB full-content entry would cost a hundred times more for nothing.
-SUMMARY_CHARS = 1000
+#: stage is up front (the labelled data are headlines and summaries: 758 of the 759 DEV
+#: summaries are shorter than this, p99 400 characters), and character n-grams over a
+#: 50 KB full-content entry would cost a hundred times more for nothing.
+SUMMARY_CHARS = 600
+
+
+@dataclass(frozen=True)
+class TagInput:
+    """What the tagger reads of one item: small, so it is cheap to send to a tagging process."""
+
+    key: str
+    title: str
+    lead: str
+    link: str
+    prospect_hint: str | None
+    source_prospects: tuple[str, ...]
+
+
+def tag_inputs(spec: SourceSpec | None, items: Sequence[ItemData]) -> list[TagInput]:
+    """The parts of ``items`` (from the source ``spec``) that tagging reads."""
+    source_prospects = tuple(spec.prospects) if spec else ()
+    return [TagInput(i.key, i.title, i.text[:SUMMARY_CHARS], i.link or "", i.prospect_hint, source_prospects)
+            for i in items]
 
 
 def profiles_from_config(config: Config) -> list[ProspectProfile]:
@@ -110,15 +131,19 @@ class ItemTagger:
         self._lock = threading.Lock()
 
     def tag(self, spec: SourceSpec | None, items: Sequence[ItemData]) -> list[list[Tag]]:
+        """Prospect and stage tags for ``items`` of the source ``spec``."""
+        return self.tag_inputs(tag_inputs(spec, items))
+
+    def tag_inputs(self, inputs: Sequence[TagInput]) -> list[list[Tag]]:
+        """Tags for items of any sources at once (one batch costs far less than many small ones)."""
         from classifiers import TextItem
 
-        source_prospects = tuple(spec.prospects) if spec else ()
-        texts = [TextItem(id=i.key, title=i.title, summary=i.text[:SUMMARY_CHARS], link=i.link or "",
-                          source_prospects=source_prospects) for i in items]
+        texts = [TextItem(id=i.key, title=i.title, summary=i.lead, link=i.link, source_prospects=i.source_prospects)
+                 for i in inputs]
         with self._lock:  # sklearn objects are not guaranteed thread-safe
             results = self._tagger.tag_many(texts)
         out: list[list[Tag]] = []
-        for data, result in zip(items, results, strict=True):
+        for data, result in zip(inputs, results, strict=True):
             tags: list[Tag] = [("prospect", pid, t.score, t.origin) for pid, t in result.prospects.items()]
             account = resolve_account(data.prospect_hint, self.config.prospects)
             if account:

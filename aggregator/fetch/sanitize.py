@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 from functools import lru_cache
+from itertools import accumulate
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -48,7 +49,7 @@ _DROP_WITH_CONTENT = {"script", "style", "noscript", "template", "iframe", "obje
 # C0 controls except tab/LF/CR, surrogates, U+FFFE/U+FFFF: not allowed in XML 1.0.
 _INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _WS = re.compile(r"\s+")
-_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]*?(/?)>")
+_TAG_START = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)")
 _VOID = frozenset(
     {
         "area",
@@ -73,6 +74,8 @@ _BLOCK = re.compile(
     r"<(?:/?(?:p|div|br|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|pre|dd|dt|dl|figure|figcaption|hr|section|article)\b)",
     re.I,
 )
+#: the same, for nh3's output, whose tag names are lowercase (no re.I: several times faster)
+_CLEAN_BLOCK = re.compile(_BLOCK.pattern)
 
 
 def strip_invalid(text: str) -> str:
@@ -81,19 +84,26 @@ def strip_invalid(text: str) -> str:
 
 
 def _cap_depth(markup: str, max_depth: int) -> str:
-    """Cut ``markup`` where element nesting would exceed ``max_depth`` (cheap, regex based)."""
+    """Cut ``markup`` where element nesting would exceed ``max_depth`` (cheap, regex based).
+
+    A ``/`` before ``>`` is ignored, as HTML parsers ignore it on non-void elements, so
+    the depth counted here is never lower than the parser's.
+    """
     if markup.count("<") - markup.count("</") <= max_depth:
         return markup  # fewer opening tags than the cap: nothing can nest that deep
-    depth = 0
-    for match in _TAG.finditer(markup):
-        closing, name, self_closing = match.group(1), match.group(2).lower(), match.group(3)
-        if closing:
-            depth = max(depth - 1, 0)
-        elif not self_closing and name not in _VOID:
-            depth += 1
-            if depth > max_depth:
-                return markup[: match.start()]
-    return markup
+    found = _TAG_START.findall(markup)
+    steps = [-1 if closing else (0 if name.lower() in _VOID else 1) for closing, name in found]
+    # Depth after each tag, never below 0 (a stray closing tag closes nothing): the running
+    # sum minus the lowest it has been so far, when that is negative.
+    totals = list(accumulate(steps))
+    depths = [total - low if low < 0 else total for total, low in zip(totals, accumulate(totals, min), strict=True)]
+    if max(depths, default=0) <= max_depth:
+        return markup
+    too_deep = next(i for i, depth in enumerate(depths) if depth > max_depth)
+    for index, match in enumerate(_TAG_START.finditer(markup)):
+        if index == too_deep:
+            return markup[: match.start()]
+    return markup  # not reached: both scans see the same tags
 
 
 def safe_url(url: str | None, base: str | None = None) -> str | None:
@@ -140,7 +150,7 @@ def clean_html(markup: str, base_url: str | None = None, *, limit: int = MAX_HTM
 def html_to_text(markup: str, *, limit: int = MAX_TEXT_CHARS) -> str:
     """Plain text of an HTML fragment: tags dropped, entities decoded, whitespace collapsed."""
     markup = _cap_depth(strip_invalid(markup[:MAX_HTML_CHARS]), MAX_DEPTH)
-    markup = _BLOCK.sub(_space_before, markup)
+    markup = _BLOCK.sub(r" \g<0>", markup)
     return clean_text(html.unescape(_TEXT_ONLY.clean(markup)), limit=limit)
 
 
@@ -152,12 +162,8 @@ def text_of_clean_html(markup: str, *, limit: int = MAX_TEXT_CHARS) -> str:
     regular expression can remove. ``tests/fetch/test_sanitize_text.py`` checks that both
     give the same text over the corpus.
     """
-    markup = _BLOCK.sub(_space_before, markup[:MAX_HTML_CHARS])
+    markup = _CLEAN_BLOCK.sub(r" \g<0>", markup[:MAX_HTML_CHARS])
     return clean_text(html.unescape(_CLEAN_TAG.sub("", markup)), limit=limit)
-
-
-def _space_before(match: re.Match[str]) -> str:
-    return " " + match.group(0)
 
 
 def clean_text(text: str | None, *, limit: int = MAX_TEXT_CHARS) -> str:

@@ -169,5 +169,12 @@ def test_caps_and_depth() -> None:
     assert len(clean_text("x" * 10_000, limit=500)) == 500
     deep = "<div>" * 10_000 + "core" + "</div>" * 10_000
     assert clean_html(deep).count("<div>") <= 64
+    # Stray closing tags close nothing, so they cannot buy room for deeper nesting after them;
+    # a "/>" on a non-void element is ignored by HTML parsers, and so by the depth count.
+    assert clean_html("</div>" * 1_000 + "<div>" * 1_000 + "core").count("<div>") <= 64
+    assert clean_html("<span/>" * 1_000 + "core").count("<span>") <= 64
+    # Deep but balanced nesting that goes back down is cut where it first gets too deep.
+    assert clean_html(("<b>" * 40 + "x" + "</b>" * 40) * 30 + "<i>" * 100 + "y").count("<i>") <= 64
+    assert clean_html("<p>" + "<br>" * 500 + "kept</p>").endswith("kept</p>")  # void elements do not nest
     assert html_to_text("<p>a</p><p>b &amp; c</p>") == "a b & c"
     assert safe_url("javascript:alert(1)") is None and safe_url("/x", "https://e.com/a/") == "https://e.com/x"
