@@ -97,7 +97,9 @@ def pair_features(
     """The pair-level features added to the shared disambiguation features."""
     matched = text[mention.start : mention.end]
     case = case_pattern(matched)
-    context = "shout" if shouting else ("headline" if title_case and mention.start < title_len else "sentence")
+    context = "sentence"  # the summary is prose, whatever the headline's style
+    if mention.start < title_len:
+        context = "shout" if shouting else ("headline" if title_case else "sentence")
     form = alias_form(mention, full_names)
     tokens = len(_WORD.findall(mention.alias))
     common = mention.alias.lower() in COMMON_WORDS or (

@@ -13,12 +13,14 @@ it). Ordinary lower-case words and bare one-letter tickers never count on their 
 Before any item is confirmed, an *evidence prior* scores each pair: a fixed prior per
 kind of mention, moved by fixed log-odds for the context patterns. Once items are
 confirmed, one logistic regression over the pairs of every prospect learns from them,
-with the evidence prior as one of its features.
+with the evidence prior as one of its features; its log-odds are then shrunk towards
+the prior's (``MODEL_WEIGHT``), because a few hundred confirmed items cannot weigh
+every rare pattern well on their own.
 
 Two decision rules (``ProspectTagger.MODELS``): ``logistic`` (default) cuts the
 class-balanced model at 0.5; ``pairs`` chooses the threshold on inner folds of the
-confirmed items for the best recall at a target precision (fewer wrong tags, more
-missed ones).
+confirmed items for the best recall at a target precision, never below 0.5 (fewer
+wrong tags, more missed ones).
 """
 
 from __future__ import annotations
@@ -76,6 +78,9 @@ PAIR_C = 0.5  # inverse regularisation of the pair logistic regression (precisio
 LOGISTIC_C = 0.5  # the same for the default mode
 PAIR_PRECISION = 0.95  # target precision when choosing the pair threshold on inner folds
 INNER_FOLDS = 4
+# Weight of the learned log-odds against the evidence prior's: a few hundred confirmed items are too few to
+# learn every pattern's weight, so the model corrects the prior rather than replacing it.
+MODEL_WEIGHT = 0.3
 MIN_PAIR_POSITIVES = 20  # fewer confirmed pairs than this: keep the 0.5 cut
 _PRIOR = {  # score of a kind of evidence before any item is confirmed
     "person": 0.8,
@@ -200,7 +205,11 @@ class _PairModel:
         return self
 
     def predict(self, rows: Sequence[dict[str, float]]) -> np.ndarray:
-        return np.asarray(self._model.predict_proba(_matrix(self._vocabulary, rows))[:, 1])
+        """The learned probability, its log-odds shrunk towards the evidence prior (see ``MODEL_WEIGHT``)."""
+        prob = np.clip(self._model.predict_proba(_matrix(self._vocabulary, rows))[:, 1], 1e-6, 1 - 1e-6)
+        evidence = np.array([row.get("evidence", 0.0) for row in rows])
+        logit = MODEL_WEIGHT * np.log(prob / (1 - prob)) + (1 - MODEL_WEIGHT) * evidence
+        return np.asarray(1.0 / (1.0 + np.exp(-logit)))
 
 
 class ProspectTagger:
@@ -320,6 +329,7 @@ class ProspectTagger:
         sims: tuple[float, float],
         tickerlike: int,
         item_feats: dict[str, float],
+        others: Sequence[Mention] = (),
     ) -> tuple[dict[str, float], float]:
         """Features of one (item, candidate) pair, and its score before any model (the evidence prior)."""
         title_len, shouting = ctx.title_len, ctx.shouting
@@ -329,7 +339,7 @@ class ProspectTagger:
         keyword_hits = sum(1 for k in self._keywords[cand.prospect] if k in lowered)
         title = text[:title_len]
         in_title = mention.start < title_len
-        caps_context = shouting or (ctx.title_case if in_title else False)
+        caps_context = in_title and (shouting or ctx.title_case)  # the summary is prose
         after_words = _WORD.findall(text[mention.end : mention.end + 40])
         next_raw = after_words[0] if after_words else ""
         next_cap = bool(
@@ -385,13 +395,17 @@ class ProspectTagger:
         primary = _primary_mention(cand.mentions, title_len)
         alias = primary.alias.lower()
         common = alias in COMMON_WORDS or (len(_WORD.findall(alias)) == 1 and alias.rstrip("s") in COMMON_WORDS)
-        context = mention_features(ctx, primary, cand.mentions, common, self._tickers[cand.prospect])
+        context = mention_features(ctx, primary, cand.mentions, common, self._tickers[cand.prospect], others)
         written = [m for m in cand.mentions if not m.lowercase]
         if any(m.start < title_len for m in written):
             if any(m.start >= title_len for m in written):
                 context["title_and_summary"] = 1.0
             elif len(text) > title_len + 60:  # a summary of some length that never names the company again
                 context["title_only"] = 1.0
+        if summary_only and other_tickers:
+            # "DIGITAL COMMUNICATIONS <DCAI> INTRODUCES ITEMS" and this company only in the summary:
+            # the headline has named its subject, with its ticker, and it is another company.
+            context["titled_other"] = 1.0
         feats.update(("c:" + k, v) for k, v in context.items())
         feats.update(
             ("p:" + k, v)
@@ -440,6 +454,7 @@ class ProspectTagger:
             ctx = item_context(text, len(title), shouting, _is_title_case(title))
             tickerlike = count_tickerlike(title, shouting)
             item_feats = _item_features(title, shouting)
+            everyone = [m for c in cands.values() for m in c.mentions]
             for cand in cands.values():
                 if not cand.mentions:
                     index.append((i, cand))
@@ -456,7 +471,7 @@ class ProspectTagger:
                 if own is not None:
                     side = "pos" if cand.prospect in own[i][0] else "neg"
                 sims = self._cosines(dots[pair_of[(i, cand.prospect)]], cand.prospect, side)
-                feats, prior = self._features(cand, text, ctx, len(cands), sims, tickerlike, item_feats)
+                feats, prior = self._features(cand, text, ctx, len(cands), sims, tickerlike, item_feats, everyone)
                 index.append((i, cand))
                 rows.append(feats)
                 priors.append(prior)
@@ -514,7 +529,8 @@ class ProspectTagger:
         for k, row in enumerate(rows):  # the same hard vetoes score_many applies
             if row.get("broker_actor") or row.get("news_source"):
                 prob[k] = 0.0
-        return choose_threshold(y, prob, PAIR_PRECISION)
+        # Never below the default cut: this mode trades recall for precision, not the other way round.
+        return choose_threshold(y, prob, PAIR_PRECISION, floor=0.5)
 
     def score_many(self, items: Sequence[TextItem], texts: Sequence[str] | None = None) -> list[dict[str, ProspectTag]]:
         """Every candidate prospect with its score, above threshold or not.

@@ -61,19 +61,27 @@ def test_pairs_without_confirmed_items_fall_back_to_priors() -> None:
 def test_pair_model_is_more_precise_on_held_out_dev_items(
     dev_items: list[LabeledItem], dev_profiles: list[ProspectProfile]
 ) -> None:
-    train, held = dev_items[::2], dev_items[1::2]
-    gold = sum(len(e.prospects) for e in held)
+    """Each half trains the tagger that tags the other; counts are pooled over both directions.
+
+    The pair threshold never goes below the default cut, so precision mode only ever drops tags.
+    """
+    halves = (dev_items[::2], dev_items[1::2])
+    gold = sum(len(e.prospects) for e in dev_items)
 
     def precision_recall(model: str) -> tuple[float, float]:
-        tagger = ProspectTagger(dev_profiles, model=model).fit((e.item, e.prospects) for e in train)
-        preds = tagger.tag_many([e.item for e in held])
-        tp = sum(len(set(p) & set(e.prospects)) for p, e in zip(preds, held, strict=True))
-        return tp / max(1, sum(len(p) for p in preds)), tp / max(1, gold)
+        tp = tagged = 0
+        for train, held in (halves, halves[::-1]):
+            tagger = ProspectTagger(dev_profiles, model=model).fit((e.item, e.prospects) for e in train)
+            assert tagger._threshold >= 0.5
+            preds = tagger.tag_many([e.item for e in held])
+            tp += sum(len(set(p) & set(e.prospects)) for p, e in zip(preds, held, strict=True))
+            tagged += sum(len(p) for p in preds)
+        return tp / max(1, tagged), tp / max(1, gold)
 
     pairs, logistic = precision_recall("pairs"), precision_recall("logistic")
-    assert pairs[0] >= 0.85
-    assert pairs[0] > logistic[0] + 0.02, (pairs, logistic)
-    assert pairs[1] >= 0.6
+    assert pairs[0] >= 0.9
+    assert pairs[0] > logistic[0] and pairs[1] <= logistic[1], (pairs, logistic)
+    assert pairs[1] >= 0.75
 
 
 def test_pair_matrix_matches_dict_vectorizer() -> None:
@@ -96,3 +104,17 @@ def test_both_models_share_the_context_features(
         _index, rows, _priors = tagger._rows(items)
         scored = [row for row in rows if row and not row.get("trivial")]
         assert scored and all("evidence" in row and any(k.startswith("p:") for k in row) for row in scored)
+
+
+def test_learned_scores_are_shrunk_towards_the_evidence_prior() -> None:
+    """The model corrects the prior; a pattern it has never seen keeps the prior's sign."""
+    from classifiers.prospects import MODEL_WEIGHT, _matrix, _PairModel
+
+    rows = [{"a": 1.0, "evidence": 1.0}, {"b": 1.0, "evidence": -1.0}] * 10
+    model = _PairModel().fit(rows, np.array([1, 0] * 10))
+    raw = model._model.predict_proba(_matrix(model._vocabulary, rows[:2]))[:, 1]
+    expected = 1 / (1 + np.exp(-(MODEL_WEIGHT * np.log(raw / (1 - raw)) + (1 - MODEL_WEIGHT) * np.array([1.0, -1.0]))))
+    assert np.allclose(model.predict(rows[:2]), expected)
+    assert 0 < MODEL_WEIGHT < 1
+    assert model.predict([{"unseen": 1.0, "evidence": -3.0}])[0] < 0.5
+    assert model.predict([{"unseen": 1.0, "evidence": 3.0}])[0] > 0.5

@@ -36,7 +36,7 @@ def _context(title: str, summary: str = "", prospect: str = "acme") -> dict[str,
     primary = next((m for m in written if m.start < len(clean_title)), written[0] if written else mentions[0])
     common = primary.alias.lower() in ("summit", "harbor")
     tickers = frozenset(a for p in PROFILES if p.id == prospect for a in p.aliases if a.isupper())
-    return mention_features(ctx, primary, mentions, common, tickers)
+    return mention_features(ctx, primary, mentions, common, tickers, AliasMatcher(PROFILES).mentions(text))
 
 
 def _tagged(title: str, summary: str = "") -> set[str]:
@@ -169,3 +169,137 @@ def test_lists_passers_by_and_other_senses_are_not_tagged_before_training() -> N
     assert _tagged("Bookseller fights back", "The shop competes with giant rivals like Acme and Widget.") == set()
     assert _tagged("Pinnacle Summit Resort reopens after storm") == set()
     assert _tagged("Summit is a hard climb", "The summit of the hill was reached at dawn.") == set()
+
+
+# -- subjects shared by several names, questions, credits and datelines ---------------------
+
+
+def test_names_that_share_the_subject() -> None:
+    both = _context("Airlines Slump As Acme, Widget Announce Route Cuts")
+    assert {"joint_subject", "any_subject"} <= set(both) and "enum3" not in both
+    suit = _context("Carmakers challenge emissions rule", "Widget, Acme Robotics and six other makers filed suit.")
+    assert "joint_subject" in suit
+    # The objects of a preposition share no subject.
+    partners = _context("Linux vendor opens Beijing office", "It will work with Widget, Gizmo, Acme and Foo.")
+    assert "joint_subject" not in partners and "list_after_preposition" in partners
+
+
+def test_enumeration_stops_at_a_verb_in_capitalised_headlines_and_reads_serial_commas() -> None:
+    text = "Airlines Slump As Acme, Widget Announce Route Cuts, But Oil Rises"
+    start = text.index("Acme")
+    assert enumeration(text, start, start + 4, 0, len(text), caps=True)[:2] == (0, 1)
+    assert enumeration(text, start, start + 4, 0, len(text))[:2] == (0, 2)
+    text = "Yahoo, Widget, and Acme all plan desktop search tools"
+    start = text.index("Acme")
+    assert enumeration(text, start, start + 4, 0, len(text))[:2] == (2, 0)
+
+
+def test_a_plain_list_is_not_a_stock_list() -> None:
+    plain = _context("Judge Throws Out Suit Against Widget, Gizmo, Acme")
+    assert "enum3" in plain and "any_list" not in plain
+    assert "any_list" in _context("Market Update: Analysts Weigh In On Widget, Gizmo And Acme")
+
+
+def test_question_headlines_have_a_subject() -> None:
+    feats = _context("Stocks Edge Up; Will Acme Spin Off Its Drone Unit?")
+    assert "clause_subject" in feats and "cap_before_caps" not in feats
+
+
+def test_a_verb_before_a_name_in_a_capitalised_headline_is_not_part_of_it() -> None:
+    assert "cap_before_caps" not in _context("EU Pursues Acme Over Robot Patents")
+    assert "cap_before_caps" in _context("Shares Of Cedar Harbor Marina Rise", prospect="harbor")
+
+
+def test_ordinary_word_used_as_a_verb_is_not_tagged() -> None:
+    title = "Climbers Who May Summit Everest This Spring Face New Fees"
+    assert {"common_verb_use", "any_other_sense"} <= set(_context(title, prospect="summit"))
+    assert _tagged(title) == set()
+    # A question's auxiliary opens the clause: the name after it is its subject.
+    assert "common_verb_use" not in _context("Markets Dip; Will Summit Sell Its Bakery Arm?", prospect="summit")
+    assert "common_verb_use" not in _context("Why Is Summit Closing Its Bakeries?", prospect="summit")
+
+
+def test_source_credited_at_the_end_of_a_headline() -> None:
+    feats = _context("Acme to cut 300 jobs, Harbor says", prospect="harbor")
+    assert "source_credit" in feats and "said_after" not in feats
+    assert _tagged("Acme to cut 300 jobs, Harbor says") == {"acme"}
+    assert "source_credit" not in _context("Harbor says freight volumes fell in May", prospect="harbor")
+    # A company's own news told with the attribution at the end.
+    assert "source_credit" not in _context("Freight volumes fell in May, Harbor says", prospect="harbor")
+    assert _tagged("Freight volumes fell in May, Harbor says") == {"harbor"}
+
+
+def test_a_dateline_place_is_not_a_subject() -> None:
+    tagger = ProspectTagger([ProspectProfile("texaco", "Texaco Inc.", ("Texaco", "TX"))])
+    item = TextItem("x", "Astros keep their second baseman", "Houston, TX (Sports Network) - The Astros kept him.")
+    text = item_text(item)
+    assert text[item_context(text, len(item.title), False, False).summary_start :].startswith("The Astros")
+    assert tagger.tag_many([item]) == [{}]
+    # A company and its ticker opening a summary are no dateline.
+    text = "Acme unveils robot. Acme Robotics Inc (ACMR) - The maker said it would ship in May."
+    assert item_context(text, len("Acme unveils robot"), False, False).summary_start == len("Acme unveils robot. ")
+
+
+# -- other things with the same name ---------------------------------------------------------
+
+
+def test_a_longer_name_with_a_ticker_of_its_own_is_another_company() -> None:
+    other = _context("SUMMIT EXPRESS <SMEX> PRESIDENT PLEADS GUILTY", prospect="summit")
+    assert {"other_name_ticker", "any_other_sense"} <= set(other)
+    assert _tagged("SUMMIT EXPRESS <SMEX> PRESIDENT PLEADS GUILTY") == set()
+    own = _context("SUMMIT FOODS <SMF> RAISES DIVIDEND", prospect="summit")
+    assert "other_name_ticker" not in own and "own_ticker" in own
+    # A news agency credited in brackets is no ticker.
+    assert "other_name_ticker" not in _context("EU Pursues Acme-Harbor Case (AP)", prospect="harbor")
+
+
+def test_another_companys_product() -> None:
+    launch = _context(
+        "Launch slips for Harbor rocket", "Acme's new heavy-lift Harbor 4 rocket must wait.", prospect="harbor"
+    )
+    assert {"other_owner", "number_after"} <= set(launch)
+    assert _tagged("Launch slips for Harbor rocket", "Acme's new heavy-lift Harbor 4 rocket must wait.") == {"acme"}
+    # A country's possessive names no owner; a product code after the name is no company either.
+    assert "other_owner" not in _context("Britain's Summit Foods raises prices", prospect="summit")
+    assert "number_after" in _context("Trial of Summit-4B12 cancer drug succeeds", prospect="summit")
+
+
+def test_relation_words_need_a_name_after_them() -> None:
+    assert "relation_after" in _context("Acme rival Widget raises $2 billion")
+    assert "relation_after" not in _context("Wiretap rules may squeeze Acme rivals", "Regulators want access.")
+
+
+def test_hyphen_between_two_names_joins_two_parties() -> None:
+    assert "hyphen_compound" not in _context("Regulators Pursue Acme-Harbor Case")
+    assert "hyphen_compound" in _context("New Acme-compatible boards unveiled")
+
+
+def test_summary_under_a_capitalised_headline_is_read_as_prose() -> None:
+    feats = _context(
+        "WIDGET <WDG> COMPLETES MERGER", "Summit Business Systems Inc said it merged into Widget.", prospect="summit"
+    )
+    assert "cap_after_sentence" in feats and "summary_subject" not in feats
+
+
+def test_movers_named_only_in_a_market_wraps_summary() -> None:
+    feats = _context(
+        "Wall Street ends lower as tech weighs", "The S&P 500 fell, pulled down by Acme Robotics and Widget."
+    )
+    assert "title_market_cue" in feats and EVIDENCE["title_market_cue"] < 0
+    summary = "The S&P 500 fell, pulled down by Acme Robotics."
+
+    def score(title: str) -> float:
+        return ProspectTagger(PROFILES).score_many([TextItem("x", title, summary)])[0]["acme"].score
+
+    assert score("Wall Street ends lower as tech weighs") < score("Robot makers face new safety rules")
+
+
+def test_company_only_in_the_summary_of_another_companys_ticker_headline() -> None:
+    tagger = ProspectTagger(PROFILES)
+    item = TextItem(
+        "x", "WIDGET SYSTEMS <WDG> UNVEILS NEW BOARDS", "Widget said the boards fit Acme Robotics Inc <ACMR> PCs."
+    )
+    _index, rows, _ = tagger._rows([item])
+    assert rows[0].get("c:titled_other") == 1.0
+    headline = TextItem("y", "ACME ROBOTICS <ACMR> UNVEILS NEW BOARDS", "Acme Robotics said the boards fit Widget PCs.")
+    assert "c:titled_other" not in tagger._rows([headline])[1][0]

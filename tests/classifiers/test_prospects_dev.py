@@ -94,4 +94,26 @@ def test_evidence_prior_alone_is_precise(dev_items: list[LabeledItem], dev_profi
     tp = sum(len(set(p) & set(e.prospects)) for p, e in zip(preds, dev_items, strict=True))
     precision = tp / max(1, sum(len(p) for p in preds))
     recall = tp / max(1, sum(len(e.prospects) for e in dev_items))
-    assert precision >= 0.88 and recall >= 0.82, (precision, recall)
+    assert precision >= 0.92 and recall >= 0.88, (precision, recall)
+
+
+def test_cross_validated_tags_are_precise_and_complete(
+    dev_items: list[LabeledItem], dev_profiles: list[ProspectProfile]
+) -> None:
+    """Five folds (the split of ``funnelfeed evaluate --seed 0``): every item is tagged by a tagger that never saw it.
+
+    The acceptance target is precision 0.95 at recall 0.90; the bounds here leave a little room for noise.
+    """
+    import numpy as np
+
+    fold_of = np.random.RandomState(0).permutation(len(dev_items)) % 5
+    tp = tagged = 0
+    for f in range(5):
+        train = [e for e, k in zip(dev_items, fold_of, strict=True) if k != f]
+        held = [e for e, k in zip(dev_items, fold_of, strict=True) if k == f]
+        tagger = ProspectTagger(dev_profiles).fit((e.item, e.prospects) for e in train)
+        preds = tagger.tag_many([e.item for e in held])
+        tp += sum(len(set(p) & set(e.prospects)) for p, e in zip(preds, held, strict=True))
+        tagged += sum(len(p) for p in preds)
+    precision, recall = tp / max(1, tagged), tp / max(1, sum(len(e.prospects) for e in dev_items))
+    assert precision >= 0.94 and recall >= 0.9, (precision, recall)
