@@ -1,4 +1,4 @@
-"""Fast TF-IDF character n-grams inside words (the features of sklearn's ``char_wb`` analyzer).
+"""Fast TF-IDF features: character n-grams inside words, and word n-grams.
 
 scikit-learn builds ``char_wb`` features one n-gram at a time in Python, which made
 them most of the cost of tagging. Here every distinct word is broken into n-grams
@@ -6,15 +6,20 @@ once and cached as a row of feature counts; a batch of documents is then a spars
 document x word count matrix times a word x feature matrix. The result is the same
 matrix ``TfidfVectorizer(analyzer="char_wb", sublinear_tf=True, lowercase=True)``
 gives (same vocabulary, idf, sublinear tf and l2 norm), at a fraction of the cost.
+
+``WordNgramVectorizer`` does the same for word n-grams (``TfidfVectorizer`` with
+``strip_accents="unicode"``): it looks n-grams up in the vocabulary as it makes
+them and builds the matrix in one go, about three times faster than scikit-learn.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import TfidfVectorizer, strip_accents_unicode
 
 _MAX_CACHE = 200_000  # distinct words kept; the cache is cleared when it grows past this
 
@@ -40,7 +45,7 @@ class CharNgramVectorizer:
         self.min_df = min_df
         self.vocabulary_: dict[str, int] = {}
         self.idf_ = np.zeros(0)
-        self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._cache: dict[str, list[int]] = {}
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
@@ -66,17 +71,12 @@ class CharNgramVectorizer:
     def fit_transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
         return self.fit(texts).transform(texts)
 
-    def _word_row(self, word: str) -> tuple[np.ndarray, np.ndarray]:
+    def _word_row(self, word: str) -> list[int]:
+        """Feature indices of the n-grams of ``word`` (repeated as often as the n-gram occurs)."""
         row = self._cache.get(word)
         if row is None:
             low, high = self.ngram_range
-            counts: dict[int, int] = {}
-            vocabulary = self.vocabulary_
-            for gram in word_ngrams(word, low, high):
-                index = vocabulary.get(gram)
-                if index is not None:
-                    counts[index] = counts.get(index, 0) + 1
-            row = (np.fromiter(counts, dtype=np.int64), np.fromiter(counts.values(), dtype=np.float64))
+            row = [i for i in map(self.vocabulary_.get, word_ngrams(word, low, high)) if i is not None]
             if len(self._cache) >= _MAX_CACHE:
                 self._cache.clear()
             self._cache[word] = row
@@ -95,16 +95,76 @@ class CharNgramVectorizer:
         words = sparse.csr_matrix(
             (np.ones(len(doc_rows)), (doc_rows, doc_cols)), shape=(len(texts), len(local))
         )  # duplicates are summed: word counts per document
-        rows = [self._word_row(word) for word in local]
-        lengths = np.fromiter((len(r[0]) for r in rows), dtype=np.int64, count=len(rows))
-        indptr = np.concatenate(([0], np.cumsum(lengths)))
-        indices = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, dtype=np.int64)
-        data = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0)
-        grams = sparse.csr_matrix((data, indices, indptr), shape=(len(local), width))
-        counts = sparse.csr_matrix(words @ grams)
-        counts.sum_duplicates()
+        indices: list[int] = []
+        indptr = [0]
+        for word in local:
+            indices.extend(self._word_row(word))
+            indptr.append(len(indices))
+        grams = sparse.csr_matrix(
+            (np.ones(len(indices)), np.asarray(indices, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
+            shape=(len(local), width),
+        )  # an n-gram twice in a word is two entries, summed by the product
+        counts = sparse.csr_matrix(words @ grams)  # one entry per (document, n-gram); indices left unsorted
         counts.data = (np.log(counts.data) + 1.0) * self.idf_[counts.indices]
         norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
-        counts = sparse.csr_matrix(sparse.diags(1.0 / norms) @ counts)
-        return counts
+        return sparse.csr_matrix(sparse.diags(1.0 / norms) @ counts)
+
+
+def _tfidf_rows(indices: list[int], indptr: list[int], width: int, idf: np.ndarray) -> sparse.csr_matrix:
+    """Rows of feature occurrences -> sublinear tf x idf, l2-normalised (as TfidfVectorizer)."""
+    counts = sparse.csr_matrix(
+        (np.ones(len(indices)), np.asarray(indices, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
+        shape=(len(indptr) - 1, width),
+    )
+    counts.sum_duplicates()
+    counts.data = (np.log(counts.data) + 1.0) * idf[counts.indices]
+    norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sparse.csr_matrix(sparse.diags(1.0 / norms) @ counts)
+
+
+class WordNgramVectorizer:
+    """``TfidfVectorizer(ngram_range, sublinear_tf=True, strip_accents="unicode")`` with a faster ``transform``."""
+
+    _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
+
+    def __init__(self, ngram_range: tuple[int, int] = (1, 2), min_df: int = 1) -> None:
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+        self.vocabulary_: dict[str, int] = {}
+        self.idf_ = np.zeros(0)
+
+    def fit(self, texts: Sequence[str]) -> WordNgramVectorizer:
+        """Learn vocabulary and idf with scikit-learn itself."""
+        reference = TfidfVectorizer(
+            ngram_range=self.ngram_range, sublinear_tf=True, min_df=self.min_df, lowercase=True,
+            strip_accents="unicode",
+        )
+        reference.fit(texts)
+        self.vocabulary_ = {gram: int(i) for gram, i in reference.vocabulary_.items()}
+        self.idf_ = np.asarray(reference.idf_, dtype=np.float64)
+        return self
+
+    def fit_transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        return self.fit(texts).transform(texts)
+
+    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """TF-IDF rows (sublinear tf, idf, l2 norm) for ``texts``."""
+        low, high = self.ngram_range
+        vocabulary = self.vocabulary_
+        find = self._TOKEN.findall
+        get = vocabulary.get
+        indices: list[int] = []
+        indptr = [0]
+        for text in texts:
+            text = text.lower()
+            if not text.isascii():
+                text = strip_accents_unicode(text)
+            tokens = find(text)
+            for n in range(low, high + 1):
+                # n-grams as scikit-learn joins them; map/zip keep the loop in C
+                grams = tokens if n == 1 else map(" ".join, zip(*(tokens[k:] for k in range(n)), strict=False))
+                indices.extend(i for i in map(get, grams) if i is not None)
+            indptr.append(len(indices))
+        return _tfidf_rows(indices, indptr, len(vocabulary), self.idf_)

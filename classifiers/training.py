@@ -24,7 +24,7 @@ from classifiers.stages import StageModel, StageModelParams
 from classifiers.text import item_text
 from classifiers.types import STAGES, LabeledItem, TextItem
 
-MODEL_VERSION = "funnelfeed-tagger/2"  # 2: stacked stage coefficients, cached char n-grams
+MODEL_VERSION = "funnelfeed-tagger/3"  # 3: stage cue features and nearest neighbours; 2: stacked coefficients
 SEEDS_DIR = Path(__file__).resolve().parent / "seeds"
 WEIGHTS = {"seed": 1.0, "vocab": 0.5, "labels": 1.0, "correction": 3.0}
 """Sample weight by kind of example: people's corrections count most."""
