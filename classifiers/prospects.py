@@ -406,6 +406,11 @@ class ProspectTagger:
             # "DIGITAL COMMUNICATIONS <DCAI> INTRODUCES ITEMS" and this company only in the summary:
             # the headline has named its subject, with its ticker, and it is another company.
             context["titled_other"] = 1.0
+        if summary_only and not any(m.start < title_len and not m.lowercase for m in others):
+            # "Regulator sues card networks. ... is suing Acme and ...": a headline naming no prospect leaves the
+            # summary to say whom the story is about, unlike one that names another prospect. A learned feature
+            # only: whether it helps depends on what else the summary says (market wraps name passers-by too).
+            context["untitled"] = 1.0
         feats.update(("c:" + k, v) for k, v in context.items())
         feats.update(
             ("p:" + k, v)

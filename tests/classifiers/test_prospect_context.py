@@ -303,3 +303,13 @@ def test_company_only_in_the_summary_of_another_companys_ticker_headline() -> No
     assert rows[0].get("c:titled_other") == 1.0
     headline = TextItem("y", "ACME ROBOTICS <ACMR> UNVEILS NEW BOARDS", "Acme Robotics said the boards fit Widget PCs.")
     assert "c:titled_other" not in tagger._rows([headline])[1][0]
+
+
+def test_company_only_in_the_summary_of_a_headline_naming_no_prospect() -> None:
+    tagger = ProspectTagger(PROFILES)
+    alone = TextItem("x", "Regulator sues two robot makers", "The regulator is suing Acme Robotics and Widget Corp.")
+    assert tagger._rows([alone])[1][0].get("c:untitled") == 1.0
+    beside = TextItem("y", "Summit Foods buys a robot fleet", "The grocer chose Acme Robotics over Widget Corp.")
+    index, rows, _ = tagger._rows([beside])
+    acme = next(row for (_, cand), row in zip(index, rows, strict=True) if cand.prospect == "acme")
+    assert "c:untitled" not in acme
