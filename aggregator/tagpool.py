@@ -56,6 +56,7 @@ class TagPool:
         self._workers = workers
         self._waiting: list[_Job] = []
         self._in_flight = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.batches_sent = 0
 
     def warm_up(self) -> None:
@@ -68,7 +69,12 @@ class TagPool:
         inputs = tag_inputs(spec, items)
         if not inputs:
             return []
-        done: asyncio.Future[list[list[Tag]]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # A new event loop (a new command or pass): whatever the last loop left queued or
+            # in flight belongs to tasks that are gone, and its callbacks will never run.
+            self._loop, self._waiting, self._in_flight = loop, [], 0
+        done: asyncio.Future[list[list[Tag]]] = loop.create_future()
         self._waiting.append((inputs, done))
         self._send()
         return await done

@@ -65,3 +65,28 @@ def test_merged_batches_return_each_source_its_own_tags(tmp_path: Path) -> None:
     assert all(("prospect", "acme", 1.0, "source") in tags for tags in got[0])  # the source rule, per source
     assert not any(t[3] == "source" for tags in got[1] for t in tags)
     assert pool.batches_sent < len(sources)  # requests that waited for the busy process went together
+
+
+def test_a_pass_cut_short_does_not_stall_the_next_event_loop(tmp_path: Path) -> None:
+    """A pass whose loop ends with tagging still in flight leaves the pool usable by the next loop."""
+    config = load_config_text(CONFIG.format(db=tmp_path / "ff.db", model=tmp_path / "model.pkl"))
+    ItemTagger(config)  # the seed model, cached on disk for the pool's process
+    pool = TagPool(config, 1, model_mtime=None)
+    try:
+        pool.warm_up()
+
+        async def cut_short() -> None:
+            tasks = [asyncio.ensure_future(pool.tag(_spec(n), _items(n, 50))) for n in range(6)]
+            await asyncio.sleep(0)  # requests sent or queued, none answered yet
+            for task in tasks:
+                task.cancel()
+
+        asyncio.run(cut_short())
+
+        async def next_pass() -> list[list[tuple[str, str, float, str]]]:
+            return await asyncio.wait_for(pool.tag(_spec(0), _items(0, 3)), timeout=20)
+
+        tags = asyncio.run(next_pass())
+    finally:
+        pool.close()
+    assert len(tags) == 3 and all(("prospect", "acme", 1.0, "source") in t for t in tags)
