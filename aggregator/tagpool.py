@@ -107,15 +107,13 @@ class TagPool:
             error = future.exception()
         start = 0
         for inputs, done in jobs:
-            if done.done():
-                pass
-            elif error is not None:
-                done.set_exception(error)
-            else:
-                done.set_result(future.result()[start:start + len(inputs)])
+            if not done.done():  # a caller that gave up has nothing to receive
+                if error is not None:
+                    done.set_exception(error)
+                else:
+                    done.set_result(future.result()[start:start + len(inputs)])
             start += len(inputs)
         self._send()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-

@@ -105,10 +105,20 @@ class CharNgramVectorizer:
             shape=(len(local), width),
         )  # an n-gram twice in a word is two entries, summed by the product
         counts = sparse.csr_matrix(words @ grams)  # one entry per (document, n-gram); indices left unsorted
-        counts.data = (np.log(counts.data) + 1.0) * self.idf_[counts.indices]
-        norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
-        norms[norms == 0] = 1.0
-        return sparse.csr_matrix(sparse.diags(1.0 / norms) @ counts)
+        return _sublinear_tfidf(counts, self.idf_)
+
+
+def unit_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Rows scaled to unit l2 length (TfidfVectorizer's ``norm="l2"``); all-zero rows stay zero."""
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sparse.csr_matrix(sparse.diags(1.0 / norms) @ matrix)
+
+
+def _sublinear_tfidf(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
+    """Term counts -> (1 + log tf) x idf, l2-normalised, as ``TfidfVectorizer(sublinear_tf=True)``."""
+    counts.data = (np.log(counts.data) + 1.0) * idf[counts.indices]
+    return unit_rows(counts)
 
 
 def _tfidf_rows(indices: list[int], indptr: list[int], width: int, idf: np.ndarray) -> sparse.csr_matrix:
@@ -118,10 +128,7 @@ def _tfidf_rows(indices: list[int], indptr: list[int], width: int, idf: np.ndarr
         shape=(len(indptr) - 1, width),
     )
     counts.sum_duplicates()
-    counts.data = (np.log(counts.data) + 1.0) * idf[counts.indices]
-    norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    return sparse.csr_matrix(sparse.diags(1.0 / norms) @ counts)
+    return _sublinear_tfidf(counts, idf)
 
 
 class WordNgramVectorizer:

@@ -24,7 +24,7 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 
-from classifiers.features import CharNgramVectorizer, WordNgramVectorizer
+from classifiers.features import CharNgramVectorizer, WordNgramVectorizer, unit_rows
 from classifiers.stage_cues import CueFeatures
 from classifiers.types import STAGES
 
@@ -135,12 +135,6 @@ def _micro_thresholds(
     return current
 
 
-def _unit_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    return sparse.csr_matrix(sparse.diags(1.0 / norms) @ matrix)
-
-
 @dataclass
 class _LinearScores:
     """One logistic model per stage, stacked so a batch is scored with one sparse x dense product."""
@@ -173,7 +167,7 @@ class _Neighbours:
         cls, matrix: sparse.csr_matrix, labels: np.ndarray, weights: np.ndarray, params: StageModelParams
     ) -> _Neighbours:
         return cls(
-            sparse.csr_matrix(_unit_rows(matrix).T),
+            sparse.csr_matrix(unit_rows(matrix).T),
             labels.astype(float),
             weights.astype(float),
             labels.mean(axis=0),
@@ -182,7 +176,7 @@ class _Neighbours:
         )
 
     def scores(self, matrix: sparse.csr_matrix) -> np.ndarray:
-        rows = _unit_rows(matrix)
+        rows = unit_rows(matrix)
         step = max(1, _MAX_SIMILARITIES // max(1, self.examples.shape[1]))  # bounded memory for a big training set
         return np.vstack([self._scores(rows[start:start + step]) for start in range(0, rows.shape[0], step)]
                          or [np.zeros((0, self.labels.shape[1]))])

@@ -108,20 +108,20 @@ class SourcesMixin:
         Attempts that set the same columns share one executemany UPDATE: one ORM statement
         per source cost more than the fetch of a 304.
         """
-        groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
+        # (columns set from parameters, failure count incremented in SQL) -> parameter rows
+        groups: dict[tuple[tuple[str, ...], bool], list[dict[str, object]]] = {}
         for source_id, attempt in attempts:
             values = _attempt_values(**attempt)
-            failed = "consecutive_failures" in values and not isinstance(values["consecutive_failures"], int)
+            failed = attempt["status"] == "error"  # consecutive_failures is then an SQL expression
             columns = tuple(sorted(k for k in values if not (failed and k == "consecutive_failures")))
             params: dict[str, object] = {f"v_{k}": values[k] for k in columns}
             params["v_source_id"] = source_id
-            groups.setdefault(columns + (("+failure",) if failed else ()), []).append(params)
+            groups.setdefault((columns, failed), []).append(params)
         with Session(self.engine) as session:
-            for shape, rows in groups.items():
-                columns = tuple(c for c in shape if c != "+failure")
+            for (columns, failed), rows in groups.items():
                 statement = update(_SOURCES).where(_SOURCES.c.id == bindparam("v_source_id")).values(
                     {c: bindparam(f"v_{c}") for c in columns})
-                if "+failure" in shape:
+                if failed:
                     statement = statement.values(consecutive_failures=_SOURCES.c.consecutive_failures + 1)
                 session.execute(statement, rows)
             session.commit()
