@@ -43,6 +43,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # 16 MiB of page cache (default 2 MiB): a store batch (32 sources, a few MB of item text
+    # plus indexes) then stays in memory until commit instead of spilling to the WAL and being
+    # read back by the grouping UPDATE (-20% CPU for a full pass). Grows only as used.
+    cursor.execute("PRAGMA cache_size=-16384")
     cursor.close()
 
 

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import DateTime
+
 from aggregator.pipeline import Pipeline
 from aggregator.runtime import open_runtime
-from aggregator.storage import StoreRequest, Tag, open_storage
+from aggregator.storage import StoreRequest, Tag, aware, open_storage
 from aggregator.types import ItemData, SourceSpec
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -171,3 +173,78 @@ def test_host_budget_is_shared(db_url: str) -> None:
     assert first.take_host_slot("news.example", NOW + timedelta(minutes=1), 5)
     first.close()
     second.close()
+
+
+def test_a_large_batch_groups_tags_and_updates_like_one_source_at_a_time(db_url: str) -> None:
+    """Over 500 items (several lookup, grouping and tag chunks) from sources sharing stories;
+    an update without a date keeps the stored one, with a date replaces it."""
+    storage = open_storage(db_url)
+    sources = ["a", "b", "c"]
+    storage.sync_sources([spec(s) for s in sources], NOW)
+
+    def dated(key: str, title: str, story: int, when: datetime | None) -> ItemData:
+        return ItemData(key=key, title=title, link=None, content_html="<p>x</p>", text="x", published=when,
+                        updated=when, author="A. Writer", content_hash=f"{title}|x",
+                        dedupe_key="" if story % 7 == 0 else f"story-{story}")
+
+    def tag(source_id: str, items: Sequence[ItemData]) -> list[list[Tag]]:
+        return [[("stage", "pricing", 0.5, "model"), ("prospect", source_id, 0.9, "model"),
+                 ("stage", "pricing", 0.6, "model")] for _ in items]  # a repeated tag is stored once
+
+    first = NOW - timedelta(days=1, microseconds=7)
+    batch = [StoreRequest(s, "external", [dated(f"{s}{n}", f"t{n}", n % 300, first if n % 2 else None)
+                                          for n in range(250)], NOW, tag) for s in sources]
+    assert [(c.new, c.updated) for c in storage.store_batch(batch)] == [(250, 0)] * 3
+    later = NOW + timedelta(hours=1)
+    again = [StoreRequest(s, "external", [dated(f"{s}{n}", f"t{n} (v2)" if n < 200 else f"t{n}", n % 300,
+                                                later if n % 4 == 1 else None) for n in range(250)], later, tag)
+             for s in sources]
+    assert [(c.new, c.updated, c.unchanged) for c in storage.store_batch(again)] == [(0, 200, 50)] * 3
+    rows = [r for r in (storage.item(i) for i in range(1, 751)) if r]
+    assert len(rows) == 750
+    first_of: dict[str, int] = {}
+    for row in rows:
+        assert row.id is not None
+        first_of.setdefault(row.dedupe_key, row.id)
+        n = int(row.key[1:])
+        published = later if n < 200 and n % 4 == 1 else (first if n % 2 else NOW)
+        assert aware(row.published) == published, row.key
+        assert aware(row.last_changed) == (later if n < 200 else NOW)
+        assert aware(row.first_seen) == NOW
+    assert all(r.group_id == (r.id if r.dedupe_key == "" else first_of[r.dedupe_key]) for r in rows)
+    tags = storage.tags_for([r.id for r in rows if r.id is not None])
+    assert all({(t.kind, t.value, t.score) for t in tags[r.id]} == {("stage", "pricing", 0.5),
+                                                                     ("prospect", r.source_id, 0.9)}
+               for r in rows if r.id is not None)
+    assert {s.id: s.items_stored for s in storage.sources(sources)} == {s: 250 for s in sources}
+    storage.close()
+
+
+def test_sqlite_dates_are_stored_in_sqlalchemy_form(sqlite_url: str) -> None:
+    """Items are written to the driver directly; the stored text must be what SQLAlchemy writes."""
+    storage = open_storage(sqlite_url)
+    storage.sync_sources([spec("a")], NOW)
+    when = datetime(999, 2, 3, 4, 5, 6, 7, tzinfo=UTC)
+    storage.store_items("a", "external", [ItemData(key="k", title="t", link=None, content_html="", text="",
+                                                   published=when, updated=None)], NOW)
+    with storage.engine.connect() as conn:
+        raw = conn.exec_driver_sql("SELECT published, updated, first_seen, last_changed FROM items").one()
+    process = DateTime(timezone=True).dialect_impl(storage.engine.dialect).bind_processor(storage.engine.dialect)
+    assert process is not None
+    assert tuple(raw) == (process(when), None, process(NOW), process(NOW)) == (
+        "0999-02-03 04:05:06.000007", None, "2026-11-01 12:00:00.000000", "2026-11-01 12:00:00.000000")
+    storage.close()
+
+
+def test_retag_replaces_machine_tags_but_not_corrections(db_url: str) -> None:
+    storage = open_storage(db_url)
+    storage.sync_sources([spec("a")], NOW)
+    storage.store_items("a", "external", [item("1"), item("2")], NOW,
+                        lambda _sid, items: [[("stage", "pricing", 0.9, "model")] for _ in items])
+    storage.correct_tags(1, "stage", ["closing"], None, NOW)
+    assert storage.retag(lambda _sid, items: [[("stage", "delivering", 0.8, "model"),
+                                               ("prospect", "acme", 1.0, "alias")] for _ in items]) == 2
+    tags = {i: {(t.kind, t.value, t.origin) for t in ts} for i, ts in storage.tags_for([1, 2]).items()}
+    assert tags == {1: {("stage", "closing", "correction"), ("prospect", "acme", "alias")},
+                    2: {("stage", "delivering", "model"), ("prospect", "acme", "alias")}}
+    storage.close()
