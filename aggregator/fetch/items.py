@@ -39,12 +39,14 @@ def build_items(raw_items: Sequence[RawItem], *, base_url: str | None, now: date
         link = sanitize.safe_url(raw.link, base_url)
         content = sanitize.clean_html(raw.content_html, base_url)
         text = sanitize.text_of_clean_html(content)
-        digest = identity.content_hash(title, identity.canonical_link(link), text)
-        staged.append((raw, title, link, content, text, digest))
-    keys = identity.assign_keys([(raw.guid, link, digest) for raw, _, link, _, _, digest in staged])
+        canonical = identity.canonical_link(link)  # once: the hash, the key and the dedupe key all use it
+        digest = identity.content_hash(title, canonical, text)
+        staged.append((raw, title, link, canonical, content, text, digest))
+    keyed = [(raw.guid, canonical, digest) for raw, _, _, canonical, *_, digest in staged]
+    keys = identity.assign_keys_canonical(keyed)
     items: list[ItemData] = []
     seen: set[str] = set()
-    for key, (raw, title, link, content, text, digest) in zip(keys, staged, strict=True):
+    for key, (raw, title, link, canonical, content, text, digest) in zip(keys, staged, strict=True):
         if key in seen:
             continue
         seen.add(key)
@@ -64,7 +66,7 @@ def build_items(raw_items: Sequence[RawItem], *, base_url: str | None, now: date
                 author=author,
                 prospect_hint=hint,
                 content_hash=digest,
-                dedupe_key=identity.dedupe_key(title, link, digest),
+                dedupe_key=identity.dedupe_key_canonical(title, canonical, digest),
             )
         )
     return items

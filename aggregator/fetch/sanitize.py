@@ -48,7 +48,12 @@ _DROP_WITH_CONTENT = {"script", "style", "noscript", "template", "iframe", "obje
 
 # C0 controls except tab/LF/CR, surrogates, U+FFFE/U+FFFF: not allowed in XML 1.0.
 _INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_WS = re.compile(r"\s+")
+#: the same characters minus the surrogates, one by one: ``in`` is a memchr-speed scan
+_INVALID_CHARS = tuple(chr(c) for c in [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF])
+_CHECK_FROM = 256  # below this length one regex pass is cheaper than 31 scans
+#: an absolute http(s) URL that urljoin and urlsplit give back unchanged: lowercase scheme, a plain
+#: host, no ";" (urlparse would split path parameters off), no empty "?" or "#" (urlunsplit drops them)
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?:/[^?#;\s]*)?(?:\?[^#\s]+)?(?:#\S+)?")
 _TAG_START = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)")
 _VOID = frozenset(
     {
@@ -68,6 +73,12 @@ _VOID = frozenset(
         "wbr",
     }
 )
+#: the tags whose step in ``_cap_depth`` is not 0: a closing tag ("/") or a non-void opening tag ("");
+#: ASCII-only case folding, as ``name.lower() in _VOID`` (re.I alone would fold "K" to "k")
+_DEPTH_TAG = re.compile(
+    rf"<(?:(/)[a-zA-Z]|(?!(?:{'|'.join(sorted(_VOID))})(?![a-zA-Z0-9:-]))[a-zA-Z])", re.IGNORECASE | re.ASCII
+)
+_STEP = {"": 1, "/": -1}.__getitem__
 #: a tag as nh3 serialises it: attribute values are double-quoted and may hold ">".
 _CLEAN_TAG = re.compile(r'<[^">]*(?:"[^"]*"[^">]*)*>')
 _BLOCK = re.compile(
@@ -81,7 +92,26 @@ _CLEAN_BLOCK = re.compile(_BLOCK.pattern + _CLEAN_TAG.pattern[1:])
 
 def strip_invalid(text: str) -> str:
     """Remove NUL and other characters XML 1.0 cannot carry."""
+    if len(text) >= _CHECK_FROM and _all_valid(text):
+        return text  # the common case, found 2-5x faster than the regex scans
     return _INVALID.sub("", text)
+
+
+def _all_valid(text: str) -> bool:
+    """True when ``_INVALID`` matches nothing in ``text``.
+
+    Surrogates are the one range not scanned for: only a non-ASCII string can hold one, and
+    then strict UTF-8 encoding refuses it.
+    """
+    for char in _INVALID_CHARS:
+        if char in text:
+            return False
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    return True
 
 
 def _cap_depth(markup: str, max_depth: int) -> str:
@@ -90,8 +120,13 @@ def _cap_depth(markup: str, max_depth: int) -> str:
     A ``/`` before ``>`` is ignored, as HTML parsers ignore it on non-void elements, so
     the depth counted here is never lower than the parser's.
     """
-    if markup.count("<") - markup.count("</") <= max_depth:
-        return markup  # fewer opening tags than the cap: nothing can nest that deep
+    if markup.count("<") <= max_depth:
+        return markup  # fewer tags than the cap: nothing can nest that deep
+    # A bound at C level: no depth exceeds the highest running sum minus the lowest (or 0).
+    # Nearly every entry stops here; the exact pass below runs Python per tag.
+    totals = list(accumulate(map(_STEP, _DEPTH_TAG.findall(markup))))
+    if max(totals, default=0) - min(0, min(totals, default=0)) <= max_depth:
+        return markup
     found = _TAG_START.findall(markup)
     steps = [-1 if closing else (0 if name.lower() in _VOID else 1) for closing, name in found]
     # Depth after each tag, never below 0 (a stray closing tag closes nothing): the running
@@ -111,9 +146,11 @@ def safe_url(url: str | None, base: str | None = None) -> str | None:
     """An absolute http(s) URL, or None: resolves against ``base`` and refuses other schemes."""
     if not url:
         return None
-    url = _WS.sub("", strip_invalid(url))[:MAX_URL_CHARS]
+    url = "".join(strip_invalid(url).split())[:MAX_URL_CHARS]  # split() = the regex \s, 10x faster
     if not url:
         return None
+    if _PLAIN_URL.fullmatch(url) and (not base or _joinable(base)):
+        return url  # most links: what the join and the scheme check below return, 5x faster
     try:
         absolute = urljoin(base, url) if base else url
         parts = urlsplit(absolute)
@@ -122,6 +159,16 @@ def safe_url(url: str | None, base: str | None = None) -> str | None:
     if parts.scheme.lower() not in URL_SCHEMES or not parts.netloc:
         return None
     return absolute
+
+
+@lru_cache(maxsize=256)
+def _joinable(base: str) -> bool:
+    """False when urljoin would raise on ``base`` itself (safe_url then refuses every link)."""
+    try:
+        urlsplit(base)
+    except ValueError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=256)
@@ -139,13 +186,22 @@ def _cleaner(base: str | None) -> nh3.Cleaner:
     )
 
 
+@lru_cache(maxsize=256)
+def _cleaner_for(base_url: str | None) -> nh3.Cleaner:
+    """``_cleaner`` of the checked base URL, without checking it again for every entry of a document."""
+    return _cleaner(safe_url(base_url))
+
+
 _TEXT_ONLY = nh3.Cleaner(tags=set(), clean_content_tags=set(_DROP_WITH_CONTENT), strip_comments=True)
 
 
 def clean_html(markup: str, base_url: str | None = None, *, limit: int = MAX_HTML_CHARS) -> str:
     """Sanitised HTML: allowlisted tags/attributes, http(s) links resolved against ``base_url``."""
     markup = _cap_depth(strip_invalid(markup[:limit]), MAX_DEPTH)
-    return _cleaner(safe_url(base_url)).clean(markup)
+    cleaned = _cleaner_for(base_url).clean(markup)
+    # nh3 decodes numeric character references, so "&#1;" or "&#xFFFE;" would come out as
+    # characters XML cannot carry: the only way such a character can appear after the strip above.
+    return strip_invalid(cleaned) if "&#" in markup else cleaned
 
 
 def html_to_text(markup: str, *, limit: int = MAX_TEXT_CHARS) -> str:

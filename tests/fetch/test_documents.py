@@ -112,6 +112,17 @@ def test_hostile_content_sanitised() -> None:
     assert item.text == "Hir"
 
 
+
+def test_character_references_to_xml_invalid_characters_are_dropped() -> None:
+    """nh3 decodes "&#1;" into U+0001: one such character in stored HTML would break every XML output."""
+    doc = rss(
+        "<item><title>t</title><guid>x</guid><description>&lt;p&gt;a&amp;#1;b&amp;#xFFFE;c&amp;#x1f;d"
+        "&amp;#8217;e&lt;/p&gt;</description></item>"
+    )
+    [item] = parse(doc).items
+    assert item.content_html == "<p>abcd\u2019e</p>"
+    assert item.text == "abcd\u2019e"
+
 PAGE = b"""<html><head><title>Acme newsroom</title></head><body>
 <ul><li class="n"><h3><a href="/n/1">Acme opens Berlin office</a></h3><time datetime="2025-02-03T09:00:00Z">3 Feb</time>
 <p class="s">Expansion <b>news</b><script>x()</script></p></li>
