@@ -94,8 +94,18 @@ class AliasMatcher:
         if self._tickers:
             # Not the "S" of a possessive or contraction written in capitals ("SAINSBURY'S", "LLOYD'S").
             parts.append("(?<![A-Za-z]['\u2019])(?P<t>" + _trie_pattern(self._tickers) + ")")
-        source = r"(?<![\w&])(?:" + "|".join(parts) + r")(?![\w]|&\w)" if parts else r"(?!x)x"
+        # Where no alias can start (most places) a match fails at one character class, before trying
+        # each branch of the trie; the class is what the trie's first characters match, so nothing changes.
+        starts = []
+        if self._names:
+            starts.append("(?i:[" + "".join(sorted({re.escape(name[0]) for name in self._names})) + "])")
+        if self._tickers:
+            starts.append("[" + "".join(sorted({re.escape(ticker[0]) for ticker in self._tickers})) + "]")
+        first = "(?=" + "|".join(starts) + ")"
+        source = first + r"(?<![\w&])(?:" + "|".join(parts) + r")(?![\w]|&\w)" if parts else r"(?!x)x"
         self._pattern = re.compile(source)
+        # Some domain written in the link: needed for any to be its host or a parent of it (see domain_prospects).
+        self._domain_hint = re.compile("|".join(re.escape(d) for d in self._domains))
 
     def mentions(self, text: str) -> list[Mention]:
         """Every prospect mention in ``text`` (names and tickers), left to right."""
@@ -132,6 +142,15 @@ class AliasMatcher:
         """Prospects whose domain is the link's host or a parent domain of it."""
         if not link or not self._domains:
             return []
+        if link.isascii():
+            # The host is a piece of the link once urlsplit has removed tabs and line breaks; for ASCII,
+            # lowercasing the link lowercases that piece. No domain in the link: none is the host's (and
+            # parsing the link costs more than the whole look-up otherwise).
+            plain = link.lower()
+            if "\t" in plain or "\r" in plain or "\n" in plain:
+                plain = plain.replace("\t", "").replace("\r", "").replace("\n", "")
+            if not self._domain_hint.search(plain):
+                return []
         try:
             host = (urlsplit(link).hostname or "").lower().rstrip(".")
         except ValueError:

@@ -24,7 +24,7 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 
-from classifiers.features import CharNgramVectorizer, WordNgramVectorizer, unit_rows
+from classifiers.features import CharNgramVectorizer, TokenBatch, TokenTable, WordNgramVectorizer, unit_rows
 from classifiers.stage_cues import CueFeatures
 from classifiers.types import STAGES
 
@@ -67,12 +67,25 @@ class StageFeatures:
         self.words = WordNgramVectorizer(params.word_ngrams, min_df=1)
         self.chars = CharNgramVectorizer(params.char_ngrams, min_df=2)
         self.cues = CueFeatures(params.cue_weights)
+        self._tokens = TokenTable()
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state.pop("_tokens", None)  # rebuilt on use; model files as they always were
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._tokens = TokenTable()
 
     def fit_transform(self, texts: Sequence[str]) -> Blocks:
         return Blocks(self.words.fit_transform(texts), self.chars.fit_transform(texts), self.cues.transform(texts))
 
     def transform(self, texts: Sequence[str]) -> Blocks:
-        return Blocks(self.words.transform(texts), self.chars.transform(texts), self.cues.transform(texts))
+        """The three blocks from one split of the texts into tokens (each block as its own ``transform`` gives)."""
+        batch = TokenBatch.of(texts, self._tokens)
+        return Blocks(self.words.transform_tokens(batch), self.chars.transform_tokens(batch),
+                      self.cues.transform_tokens(batch))
 
 
 @dataclass(frozen=True)
@@ -283,8 +296,6 @@ class StageModel:
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """Stages at or above their thresholds, with scores, per item."""
-        scores = self.predict_proba(texts)
-        return [
-            {s: round(float(row[j]), 4) for j, s in enumerate(self.stages) if row[j] >= self.thresholds[s]}
-            for row in scores
-        ]
+        scores = self.predict_proba(texts).tolist()  # Python floats: the same values, without numpy scalars
+        cuts = [(j, s, self.thresholds[s]) for j, s in enumerate(self.stages)]
+        return [{s: round(row[j], 4) for j, s, cut in cuts if row[j] >= cut} for row in scores]
