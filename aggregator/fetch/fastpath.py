@@ -2,8 +2,9 @@
 
 feedparser stays the reference; this module only makes the same decisions faster:
 
-- the bytes go through feedparser's own ``convert_to_utf8`` and ``replace_doctype``, so
-  the parser sees exactly the document expat would (same charset choice, same fallbacks);
+- the bytes go through feedparser's own ``convert_to_utf8`` (or :func:`_utf8`, its result
+  without the decode/re-encode where it takes UTF-8 at its first try) and ``replace_doctype``,
+  so the parser sees exactly the document expat would (same charset choice, same fallbacks);
 - lxml builds the tree in C; :mod:`aggregator.fetch.fastpath_mixin` then replays
   feedparser's element handlers over it (same names, same flags, same field choices);
 - where expat (feedparser's strict parser) fails too, feedparser uses its loose sgmllib
@@ -21,11 +22,13 @@ the shared corpus and hand-written cases.
 
 from __future__ import annotations
 
+import codecs
+import re
 from collections.abc import Callable
 from typing import Any
 from xml.parsers import expat
 
-from feedparser.encodings import convert_to_utf8
+from feedparser.encodings import RE_XML_DECLARATION, RE_XML_PI_ENCODING, convert_to_utf8, parse_content_type
 from feedparser.sanitizer import replace_doctype
 from lxml import etree
 
@@ -52,10 +55,12 @@ FastResult = tuple[list[RawItem], str, bool]
 def parse_fast(body: bytes, content_type: str | None) -> FastResult | None:
     """(entries, feed title, whether that title is HTML) as the feedparser path finds them, or None."""
     headers = {"content-type": content_type} if content_type else {}
-    result: dict[str, Any] = {}
-    data = convert_to_utf8(headers, body, result)
-    if not result.get("encoding"):
-        return None
+    data = _utf8(headers, body)
+    if data is None:
+        result: dict[str, Any] = {}
+        data = convert_to_utf8(headers, body, result)
+        if not result.get("encoding"):
+            return None
     _, data, entities = replace_doctype(data)
     if entities:
         return None
@@ -88,6 +93,56 @@ def parse_fast(body: bytes, content_type: str | None) -> FastResult | None:
 
 
 Names = Callable[[str], tuple[str, bool, str]]
+
+#: ``RE_XML_DECLARATION`` over the bytes: the same match in valid UTF-8, where ``>`` is one byte
+_DECLARATION = re.compile(RE_XML_DECLARATION.pattern.encode(), RE_XML_DECLARATION.flags & ~re.UNICODE)
+_NEW_DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>"
+_NO_BOM = frozenset(b"< \t\r\n")
+
+
+def _utf8(headers: dict[str, str], data: bytes) -> bytes | None:
+    """What ``convert_to_utf8`` returns where it decodes the body as UTF-8 at its first try, else None.
+
+    That is the common case, in which it decodes and re-encodes the whole body only to
+    swap the XML declaration; the same bytes come from a validity check and one copy.
+    """
+    if not data or data[0] not in _NO_BOM or data[1:2] == b"\x00":
+        return None  # a byte-order mark or a UTF-16/32/EBCDIC ``<?xm``: feedparser transcodes first
+    xml_encoding = ""
+    found = RE_XML_PI_ENCODING.match(data)
+    if found:
+        try:
+            xml_encoding = found.group(1).decode("utf-8").lower()
+        except UnicodeDecodeError:
+            return None
+    http_type, http_encoding = parse_content_type(headers.get("content-type") or "")
+    if http_type in ("application/xml", "application/xml-dtd", "application/xml-external-parsed-entity") or (
+        http_type.startswith("application/") and http_type.endswith("+xml")
+    ):
+        encoding = http_encoding or xml_encoding or "utf-8"
+    elif http_type.startswith("text/"):
+        encoding = http_encoding or "us-ascii"
+    elif headers and "content-type" not in headers:
+        encoding = xml_encoding or "iso-8859-1"  # pragma: no cover - headers hold at most a content-type
+    else:
+        encoding = xml_encoding or "utf-8"
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        return None
+    if codec == "ascii" and data.isascii():
+        pass  # what decodes as ASCII is its own UTF-8
+    elif codec != "utf-8":
+        return None
+    elif not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None  # feedparser goes on to its other candidates
+    declaration = _DECLARATION.match(data)
+    if declaration is None:
+        return _NEW_DECLARATION + b"\n" + data
+    return _NEW_DECLARATION + data[declaration.end() :]
 
 
 def _expat_accepts(data: bytes) -> bool:

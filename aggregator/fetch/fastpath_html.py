@@ -29,7 +29,9 @@ ATTRFIND = re.compile(
 #: a start tag of ``name="value"`` attributes only, and one such attribute
 _SIMPLE = re.compile(r'<([a-zA-Z][-_.:a-zA-Z0-9]*)((?:\s+[a-zA-Z_][-:.a-zA-Z_0-9]*\s*=\s*"[^"]*")*)\s*/?>')
 _SIMPLE_ATTR = re.compile(r'([a-zA-Z_][-:.a-zA-Z_0-9]*)\s*=\s*"([^"]*)"')
-_REF_IN_ATTR = re.compile("&(?:([a-zA-Z][-.a-zA-Z0-9]*)|#([0-9]+))(;?)")
+#: sgmllib's reference handling in attribute values (``&name;``, ``&name``, ``&#N;`` kept) changes
+#: only ``&#N``, which gains its ``;`` (possessive: ``&#12;`` is not read as ``&#1`` + ``2;``)
+_NUMERIC_REF_NO_SEMICOLON = re.compile("&#([0-9]++)(?!;)")
 #: feedparser's replacement for sgmllib's end-bracket search (quotes may hide ``<`` and ``>``):
 #: ``([^'"<>]|"[^"]*"(?=...)|'[^']*'(?=...))*(?=[<>])|.*?(?=[<>])``, written with possessive
 #: runs. Same matches: backtracking into the runs could only stop where the lookahead for
@@ -39,10 +41,29 @@ ENDBRACKET = r"""(?:(?:[^'"<>]++|"[^"]*"(?=>|/|\s|\w+=)|'[^']*'(?=>|/|\s|\w+=))*
 #: ``brk``: a token it cannot finish, after which it passes the rest through as data
 _VOID_NAMES = "|".join(sorted(_BaseHTMLProcessor.elements_no_end_tag))
 _SAME_ENTITIES = "amp|lt|gt|quot|apos|nbsp|rsquo|lsquo|rdquo|ldquo|mdash|ndash|hellip|copy|reg|trade|middot|bull"
-_TOKEN = re.compile(
-    # tokens that come out unchanged are not matched at all: ``<p>``, ``</p>``, ``&amp;``, ``&#8217;``
-    rf"<(?!/?(?!(?:{_VOID_NAMES})>)[a-z][a-z0-9]*>)"
-    r"(?:(?P<bail>>|[a-zA-Z][-.a-zA-Z0-9]*+/|!(?!--))"
+_URI_NAMES = "|".join(sorted({name for _, name in RelativeURIResolver.relative_uris}))
+#: one ``name="value"`` attribute that comes out as it is: lower-case name, no ``<>&"`` in the
+#: value, not ``rel``/``type`` (lower-cased) nor one of the URI attributes ``{uris}`` (rewritten,
+#: unless there is no base URI: then they only lose surrounding white space)
+_CANON_ATTR = (
+    rf' (?:(?!(?:rel|type|{_URI_NAMES})=)[a-z_][-:.a-z_0-9]*="[^"<>&]*"'
+    r'|(?:{uris})="(?:[^"<>&\s](?:[^"<>&]*[^"<>&\s])?)?")'
+)
+#: start and end tags whose re-serialisation is the identity, not matched at all: ``<p>``, ``</p>``,
+#: ``<br />``, and a tag with one such attribute (``<span class="x">``, ``<img alt="x" />``)
+_CANON = (
+    rf"/?(?!(?:{_VOID_NAMES})>)[a-z][a-z0-9]*>"
+    rf"|(?!(?:{_VOID_NAMES})[ >])[a-z][a-z0-9]*{_CANON_ATTR}>"
+    rf"|(?:{_VOID_NAMES})(?:{_CANON_ATTR})? />"
+)
+
+
+def _token(uris: str) -> re.Pattern[str]:
+    """The token pattern; ``uris``: the URI attribute names whose values come out as they are."""
+    return re.compile(
+        # tokens that come out unchanged are not matched at all: ``<p>``, ``&amp;``, ``&#8217;``...
+        "<(?!" + _CANON.format(uris=uris) + ")"
+        r"(?:(?P<bail>>|[a-zA-Z][-.a-zA-Z0-9]*+/|!(?!--))"
     rf"|(?P<st>[a-zA-Z]{ENDBRACKET})(?P<stgt>>)?"
     rf"|(?P<et>/{ENDBRACKET})(?P<etgt>>)?"
     r"|!--(?P<com>(?s:.*?))--\s*>"
@@ -50,7 +71,13 @@ _TOKEN = re.compile(
     r"|(?P<brk>[a-zA-Z/?]|!--))"
     rf"|&(?!(?:{_SAME_ENTITIES});|#0*(?:[0-9]{{1,2}}|1[01][0-9]|12[0-7]|1[6-9][0-9]|[2-9][0-9]{{2}}|[1-9][0-9]{{3,}});)"
     r"(?:#(?P<cr>[0-9]+|[xX][0-9a-fA-F]+);|(?P<er>[a-zA-Z][-.a-zA-Z0-9]*)(?:;|(?=[^a-zA-Z0-9])))"
-)
+    )
+
+
+#: with a base URI, URI attributes change; without one (and with feedparser's scheme list) they
+#: come out stripped of surrounding white space
+_TOKEN = _token("(?!)")
+_TOKEN_NO_BASE = _token(_URI_NAMES)
 _BARE_AMP = _BaseHTMLProcessor.bare_ampersand
 _VOID = frozenset(_BaseHTMLProcessor.elements_no_end_tag)
 #: element → its attributes that hold URIs (``RelativeURIResolver.relative_uris``)
@@ -100,14 +127,6 @@ def resolve(value: str, base: str, content_type: str) -> str:
 def shorttag(match: re.Match[str]) -> str:
     tag = match.group(1)
     return f"<{tag} />" if tag in _VOID else f"<{tag}></{tag}>"
-
-
-def _attr_ref(match: re.Match[str]) -> str:
-    if match.group(2):
-        return f"&#{match.group(2)};"
-    if match.group(3):
-        return f"&{match.group(1)};"
-    return f"&{match.group(1)}"
 
 
 def _resolve(data: str, base: str, content_type: str) -> str:
@@ -162,7 +181,8 @@ def _resolve(data: str, base: str, content_type: str) -> str:
         # ``bail``: a declaration, an SGML short tag or ``<>``
         raise _Unsupported
 
-    return _TOKEN.sub(token, data)
+    pattern = _TOKEN_NO_BASE if not base and _urls.ACCEPTABLE_URI_SCHEMES else _TOKEN
+    return pattern.sub(token, data)
 
 
 def _starttag(data: str, i: int, j: int, stop: int, base: str, xhtml: bool) -> tuple[str, bool]:
@@ -177,7 +197,7 @@ def _starttag(data: str, i: int, j: int, stop: int, base: str, xhtml: bool) -> t
     if simple is not None:  # name="value" pairs only: what the loop below would find, in one go
         tag = simple.group(1).lower()
         for name, value in _SIMPLE_ATTR.findall(simple.group(2)):
-            attrs[name.lower()] = _REF_IN_ATTR.sub(_attr_ref, value) if "&" in value else value
+            attrs[name.lower()] = _NUMERIC_REF_NO_SEMICOLON.sub(r"&#\1;", value) if "&#" in value else value
         k = j
     else:
         found = TAGFIND.match(data, i + 1)
@@ -197,8 +217,8 @@ def _starttag(data: str, i: int, j: int, stop: int, base: str, xhtml: bool) -> t
                 local = False  # an unclosed quote: what follows the tag decided this match
             if value[:1] == "'" == value[-1:] or value[:1] == '"' == value[-1:]:
                 value = value[1:-1]
-            if "&" in value:
-                value = _REF_IN_ATTR.sub(_attr_ref, value)
+            if "&#" in value:
+                value = _NUMERIC_REF_NO_SEMICOLON.sub(r"&#\1;", value)
         attrs[name.lower()] = value
         k = match.end()
     local = local and k <= j + 1
@@ -210,7 +230,8 @@ def _starttag(data: str, i: int, j: int, stop: int, base: str, xhtml: bool) -> t
             value = value.lower() or value
         if name in uris:
             value = _absolute(base, value.strip()) or value
-        value = value.replace(">", "&gt;").replace("<", "&lt;").replace('"', "&quot;")
+        if "<" in value or ">" in value or '"' in value:
+            value = value.replace(">", "&gt;").replace("<", "&lt;").replace('"', "&quot;")
         if "&" in value:
             value = _BARE_AMP.sub("&amp;", value)
         parts.append(f' {name}="{value}"')
@@ -230,6 +251,7 @@ _PROBES = (
     '<a href="http://a/b c" onclick=\'f("x")\'>&#1234;&#xffff;&#99999999;</a><b>x</b',
     '<p title="a>b" data-x=\'>\'>x</p><a title="x"y>z</a><a "q">w</a><div>&a.b; &a-',
     '<iframe src="//e.test/v"></iframe><svg><path d="M0 0"/></svg><math/>&',
+    '<span class="a b"><a href="x"><a href=" x"><a rel="NoFollow"><img alt="x" /><br class="x"><wbr />',
 )
 
 

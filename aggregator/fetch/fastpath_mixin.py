@@ -87,7 +87,9 @@ _UNSAFE_GENERIC = _MANAGED | {
     key for key, value in _KEYMAP.items() if _MANAGED & ({value} if isinstance(value, str) else set(value))
 }
 _LINK_ENTITY = re.compile("&([A-Za-z0-9_]+);")
-_C1 = re.compile("[\x80-\x9f]")
+#: a C1 control (U+0080-U+009F, what ``_cp1252`` maps) in the UTF-8 bytes, where ``\xc2`` only ever
+#: leads U+0080-U+00BF: encoding and a byte search cost a third of a ``[\x80-\x9f]`` scan of the str
+_C1_UTF8 = re.compile(b"\xc2[\x80-\x9f]")
 _EMAIL = re.compile(
     r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))"""
     r"""([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"""
@@ -104,7 +106,7 @@ def fix(text: str) -> str:
         return text
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         text = text.encode("iso-8859-1").decode("utf-8")
-    return text.translate(_cp1252) if _C1.search(text) else text
+    return text.translate(_cp1252) if _C1_UTF8.search(text.encode("utf-8", "surrogatepass")) else text
 
 
 _DATES: dict[str | None, Any] = {}

@@ -8,8 +8,10 @@ path, hence the same ItemData. There are no deliberate deviations.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import re
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
@@ -17,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from feedparser.encodings import convert_to_utf8
+from feedparser.html import _cp1252
 from feedparser.urls import resolve_relative_uris
 
-from aggregator.fetch import fastpath_html
+from aggregator.fetch import fastpath, fastpath_html, fastpath_mixin, feeds
 from aggregator.fetch.errors import FetchError
 from aggregator.fetch.fastpath import parse_fast
 from aggregator.fetch.feeds import parse_feed
@@ -90,6 +94,65 @@ def test_fast_path_gives_feedparser_entries_for_every_corpus_feed() -> None:
     everything = sum(1 for _, n, _ in results if n)
     print(f"fast path: {taken} of {len(real)} real feeds, {everything} of {len(results)} files, all identical")
     assert taken >= 260  # 272 of the 300 real feeds (the rest: JSON Feed, non-feeds, feedparser failures)
+
+
+#: Content-Types for the charset shortcut: feedparser's RFC 3023 rules, and names it does not know
+UTF8_TYPES = (
+    *TYPES,
+    "application/xml",
+    "application/atom+xml; charset=UTF8",
+    "application/xml; charset=iso-8859-1",
+    "application/xml; charset=bogus",
+    "text/xml; charset=utf-8",
+    "text/html",
+    "application/octet-stream",
+    "application/json; charset=ascii",
+)
+UTF8_BODIES = [
+    b'<?xml version="1.0" encoding="utf-8"?><rss/>',
+    b"<?xml version='1.0' encoding='UTF8' standalone='yes' ?>\n<rss>caf\xc3\xa9</rss>",
+    b'<?xml version="1.0"?><rss>caf\xc3\xa9</rss>',
+    b'\n  <?xml version="1.0" encoding="utf-8"?><rss/>',
+    b"<rss>no declaration, caf\xc3\xa9</rss>",
+    b'<?xml version="1.0" encoding="utf-8"?><rss>latin-1 caf\xe9</rss>',
+    b'<?xml version="1.0" encoding="utf-8"?><rss>a surrogate \xed\xa0\x80</rss>',
+    b'<?xml version="1.0" encoding="us-ascii"?><rss>ascii</rss>',
+    b'<?xml version="1.0" encoding="no-such-codec"?><rss/>',
+    b'<?xml version="1.0" encoding="caf\xe9"?><rss/>',
+    b'<?xml version="1.0" encoding="iso-8859-1"?><rss>caf\xe9</rss>',
+    b"<?xml no end",
+    b"<?xml version='1.0' encoding='utf-8'?><?xml-stylesheet href='x'?><rss/>",
+    b"\xef\xbb\xbf<?xml version='1.0' encoding='utf-8'?><rss/>",
+    "<?xml version='1.0' encoding='utf-16'?><rss/>".encode("utf-16-le"),
+    "<?xml version='1.0' encoding='utf-16'?><rss/>".encode("utf-16"),
+    "<?xml version='1.0' encoding='utf-32'?><rss/>".encode("utf-32-le"),
+    b"<",
+    b"",
+]
+
+
+def _charset_shortcut_agrees(body: bytes) -> int:
+    """How many Content-Types took the shortcut; asserts feedparser's bytes where it did."""
+    taken = 0
+    for content_type in UTF8_TYPES:
+        headers = {"content-type": content_type} if content_type else {}
+        mine = fastpath._utf8(headers, body)
+        if mine is None:
+            continue
+        taken += 1
+        result: dict[str, Any] = {}
+        assert mine == convert_to_utf8(headers, body, result), (content_type, body[:100])
+        assert result["encoding"]
+    return taken
+
+
+def test_charset_shortcut_gives_convert_to_utf8_bytes() -> None:
+    taken = sum(_charset_shortcut_agrees(body) for body in UTF8_BODIES)
+    assert taken >= 20
+    if (CORPUS / "manifest.json").is_file():
+        paths = [e["path"] for e in json.loads((CORPUS / "manifest.json").read_text())]
+        taken = sum(_charset_shortcut_agrees((CORPUS / path).read_bytes()) for path in paths)
+        assert taken >= len(paths)  # most files are UTF-8 (or ASCII) for several Content-Types
 
 
 def _same(body: bytes, content_type: str | None = None, *, accepted: bool = True) -> list[Any]:
@@ -419,13 +482,26 @@ HTML = [
 ]
 
 
-def _mutations(seed: int, count: int) -> list[str]:
+#: tags the token pattern skips as coming out unchanged, and near misses that do change
+HTML_CANON = [
+    '<span class="a b">x</span><p id="">y</p><img alt="x" /><br /><hr /><basefont /><wbr class="w" />',
+    '<a href="x">1</a><a href=" x">2</a><a href="x ">3</a><a href="\u00a0x\u2028">4</a><img src="" />',
+    '<a rel="nofollow">1</a><a rel="NoFollow">2</a><a type="x">3</a><link type="X" /><link href="y" />',
+    "<span title=\"it's\">1</span><span data=\"x\">2</span><object data=\"o\">3</object><q cite=\"c\">",
+    '<br class="x"><img alt="x"><br/><img alt="x"/><p class="x"/><span class="x" /><td x="1"  >',
+    '<span Class="x"><SPAN class="x"><span class="x" id="y"><span class="&amp;"><span class="<">',
+    '<x-y a="b"><svg:g a="b"><a_b c="d"><a b:c="d"><a b-c="d"><a b.c="d"><a _b="c"><a b="c\nd">',
+    '<math display="block" xmlns="http://www.w3.org/1998/Math/MathML"><a href="/p?a=1&amp;b=2">x</a>',
+]
+
+
+def _mutations(seed: int, count: int, samples: list[str] = HTML) -> list[str]:
     """Deterministic variations of the samples above, with the characters sgmllib cares about."""
     rnd = random.Random(seed)
     pieces = ['<a href="x">', "</a>", "&amp;", "&#150;", "<br/>", "<!-- x -->", '"', "'", "<?p?>", "&nbsp", "<"]
     out = []
     for _ in range(count):
-        text = list(rnd.choice(HTML))
+        text = list(rnd.choice(samples))
         for _ in range(rnd.randint(1, 4)):
             pos = rnd.randint(0, len(text))
             roll = rnd.random()
@@ -443,10 +519,39 @@ def _mutations(seed: int, count: int) -> list[str]:
 @pytest.mark.parametrize("content_type", ["text/html", "application/xhtml+xml"])
 def test_html_pass_is_feedparsers(base: str, content_type: str) -> None:
     assert fastpath_html.ENABLED
-    for sample in [*HTML, *_mutations(7, 1500)]:
+    for sample in [*HTML, *_mutations(7, 1500), *HTML_CANON, *_mutations(11, 1500, HTML_CANON)]:
         assert fastpath_html.resolve(sample, base, content_type) == resolve_relative_uris(
             sample, base, "utf-8", content_type
         ), sample
+
+
+_REF_IN_ATTR = re.compile("&(?:([a-zA-Z][-.a-zA-Z0-9]*)|#([0-9]+))(;?)")
+
+
+def _attr_ref(match: re.Match[str]) -> str:
+    """The references in an attribute value as the shortcut first wrote them out, one by one."""
+    if match.group(2):
+        return f"&#{match.group(2)};"
+    if match.group(3):
+        return f"&{match.group(1)};"
+    return f"&{match.group(1)}"
+
+
+def test_html_pass_attribute_references() -> None:
+    """Only ``&#N`` without ``;`` changes; every other reference comes out as it was."""
+    rnd = random.Random(5)
+    samples = ["&#12;", "&#12", "&#12a", "&#;", "&#x41", "&amp;&#38&lt", "&a.b-c;&#0001&", "a&#1;2&#3"]
+    samples += ["".join(rnd.choice("&#;a1.-x ") for _ in range(rnd.randint(1, 12))) for _ in range(20_000)]
+    for value in samples:
+        expected = _REF_IN_ATTR.sub(_attr_ref, value)
+        assert fastpath_html._NUMERIC_REF_NO_SEMICOLON.sub(r"&#\1;", value) == expected, value
+
+
+def test_html_pass_white_space_is_what_strip_removes() -> None:
+    """A URI attribute value is skipped only without surrounding ``\\s``, which must be what ``strip`` removes."""
+    for code in range(0x110000):
+        char = chr(code)
+        assert (re.fullmatch(r"\s", char) is not None) == (char.strip() == ""), hex(code)
 
 
 def test_html_pass_leaves_unfinished_markup_to_feedparser_in_linear_time() -> None:
@@ -455,3 +560,69 @@ def test_html_pass_leaves_unfinished_markup_to_feedparser_in_linear_time() -> No
         started = time.process_time()
         assert fastpath_html.resolve(sample, "", "text/html") == resolve_relative_uris(sample, "", "utf-8", "text/html")
         assert time.process_time() - started < 10
+
+
+# -- the checks before any parser -----------------------------------------------------------------
+
+
+def _declares_entities_reference(body: bytes) -> bool:
+    """``declares_entities`` as it was before its shortcut: always over the lowercased probe."""
+    probe = feeds._probe(body)
+    start = probe.find(b"<!doctype")
+    if start < 0:
+        return False
+    bracket, close = probe.find(b"[", start), probe.find(b">", start)
+    if bracket < 0 or (0 <= close < bracket):
+        return False
+    end = probe.find(b"]", bracket)
+    return b"<!entity" in probe[bracket : end if end >= 0 else len(probe)]
+
+
+ENTITY_BODIES = [
+    b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "b">]><rss/>',
+    b'<!doctype rss [<!entity a "b">]><rss/>',
+    b"<!DOCTYPE rss><rss><![CDATA[<!ENTITY x>]]></rss>",
+    b'<!DocType rss PUBLIC "x" "y" [ <!Entity a "b"> ]><rss/>',
+    '<!DOCTYPE rss [<!ENTITY a "b">]><rss/>'.encode("utf-16-le"),
+    '<!DOCTYPE rss [<!ENTITY a "b">]><rss/>'.encode("utf-32-be"),
+    b"<\x00\x00!\x00D\x00OCTYPE [<!ENTITY",
+    b"<rss><![CDATA[x]]><!-- <!d --></rss>",
+    b" " * (feeds._PROBE - 2) + b'<!DOCTYPE rss [<!ENTITY a "b">]>',
+    b" " * (feeds._PROBE - 40) + b'<!DOCTYPE rss [<!ENTITY a "b">]>',
+    b" " * (feeds._PROBE + 5) + b'<!DOCTYPE rss [<!ENTITY a "b">]>',
+    b"",
+]
+
+
+def test_entity_check_shortcut_agrees() -> None:
+    bodies = list(ENTITY_BODIES)
+    if (CORPUS / "manifest.json").is_file():
+        bodies += [(CORPUS / e["path"]).read_bytes() for e in json.loads((CORPUS / "manifest.json").read_text())]
+    found = [feeds.declares_entities(body) for body in bodies]
+    assert found == [_declares_entities_reference(body) for body in bodies]
+    assert found[:3] == [True, True, False] and sum(found) >= 6
+
+
+def test_empty_body_check_is_strip() -> None:
+    """``not body or body.isspace()`` is ``not body.strip()`` (the same ASCII white space)."""
+    for first in range(256):
+        for body in (bytes([first]), bytes([first, 32]), bytes([9, first, 10]), b" " * 5 + bytes([first])):
+            assert (not body or body.isspace()) == (not body.strip()), body
+    assert not b"" or b"".isspace()
+
+
+def _fix_reference(text: str) -> str:
+    """feedparser's last steps in ``pop``: UTF-8 read as Latin-1 undone, then the cp1252 map."""
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        text = text.encode("iso-8859-1").decode("utf-8")
+    return text.translate(_cp1252)
+
+
+def test_fix_is_feedparsers() -> None:
+    """Every code point up to U+3000, the surrogates and a few others, alone and in company."""
+    points = [*range(0x3000), *range(0xD7F0, 0xE010), 0xFFFD, 0xFFFF, 0x1F600, 0x10FFFF]
+    for code in points:
+        char = chr(code)
+        for sample in (char, f"a{char}", f"\u00e9{char}\u2019", f"\u4e2d{char}", f"{char}\x85 \xc3\xa9"):
+            assert fastpath_mixin.fix(sample) == _fix_reference(sample), hex(code)
+
