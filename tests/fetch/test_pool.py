@@ -78,3 +78,38 @@ async def test_a_request_on_a_connection_closed_under_it_is_retried_once(server:
             assert result.status == "ok", result.error
     assert len(server.log) == 3  # the second fetch: refused on the old connection, answered on a new one
     assert len(set(server.peers)) == 2
+
+
+async def test_cookies_a_server_sets_are_still_sent_back(server: Server) -> None:
+    """Skipping the cookie jar for responses without Set-Cookie must not lose the ones that have it."""
+
+    def set_cookie(req: Request) -> None:
+        if "session=abc" in req.headers.get("Cookie", ""):
+            req.reply(200, RSS, {"Content-Type": "application/rss+xml"})
+        else:
+            req.reply(200, RSS, {"Content-Type": "application/rss+xml", "Set-Cookie": "session=abc; Path=/"})
+
+    server.routes["/feed"] = set_cookie
+    server.routes["/plain"] = lambda req: req.reply(200, RSS, {"Content-Type": "application/rss+xml"})
+    async with Fetcher(settings(), clock=FakeClock()) as fetcher:
+        for path in ("/plain", "/feed", "/plain", "/feed"):
+            result = await fetcher.fetch(spec(server.url(path)), etag=None, last_modified=None)
+            assert result.status == "ok", result.error
+    cookies = [headers.get("Cookie") for _, headers in server.log]
+    assert cookies == [None, None, "session=abc", "session=abc"]
+
+
+async def test_a_body_larger_than_the_read_buffer_arrives_whole_on_a_reused_connection(server: Server) -> None:
+    """The asyncio stream stops reading past its buffer limit and resumes as the body is consumed."""
+    items = "".join(f"<item><title>Item {i}</title><guid>{i}</guid><description>{'x' * 2000}</description></item>"
+                    for i in range(400))
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+    assert len(body) > 3 * 256 * 1024
+    url = server.route("/big", body=body, headers={"Content-Type": "application/rss+xml"})
+    async with Fetcher(settings(max_bytes=10_000_000), clock=FakeClock()) as fetcher:
+        for _ in range(2):
+            result = await fetcher.fetch(spec(url), etag=None, last_modified=None)
+            assert result.status == "ok", result.error
+            assert len(result.items) == 400
+    assert len(set(server.peers)) == 1
+
