@@ -7,7 +7,10 @@ configuration and model file; the pipeline replaces it when either changes.
 Requests from many sources are merged into one batch while every process is busy:
 tagging 20 items costs nearly as much fixed work (sparse matrices, model products)
 as tagging 500, so merging saved about 40% of the tagging CPU of a full pass over the
-corpus. An idle pool sends a request at once, so merging never adds waiting.
+corpus. A wholly idle pool sends a request at once; while one process is busy, another
+takes a batch only once ``MIN_BATCH_ITEMS`` items wait (else they wait at most for the
+busy one to finish), which halved the number of batches of a full pass and saved about
+a tenth of the tagging CPU (per item: 0.14 ms in batches of 40, 0.09 ms in batches of 512).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from aggregator.tagging import ItemTagger, TagInput, tag_inputs
 from aggregator.types import ItemData, SourceSpec
 
 MAX_BATCH_ITEMS = 512  # past this, a bigger batch saves little and delays the sources in it
+MIN_BATCH_ITEMS = 64  # a smaller batch waits while another process is busy (64 and 128 measured alike)
 
 _TAGGER: ItemTagger | None = None
 
@@ -80,8 +84,10 @@ class TagPool:
         return await done
 
     def _send(self) -> None:
-        """Send waiting requests, merged, to every idle process."""
+        """Send waiting requests, merged, to idle processes (a small batch only if none is busy)."""
         while self._waiting and self._in_flight < self._workers:
+            if self._in_flight and sum(len(inputs) for inputs, _ in self._waiting) < MIN_BATCH_ITEMS:
+                break  # sent when a process finishes, together with whatever arrives meanwhile
             jobs: list[_Job] = []
             size = 0
             while self._waiting and (not jobs or size + len(self._waiting[0][0]) <= MAX_BATCH_ITEMS):

@@ -67,6 +67,32 @@ def test_merged_batches_return_each_source_its_own_tags(tmp_path: Path) -> None:
     assert pool.batches_sent < len(sources)  # requests that waited for the busy process went together
 
 
+def test_small_requests_wait_for_a_busy_process_instead_of_taking_an_idle_one(tmp_path: Path) -> None:
+    """With two processes, one busy: a few waiting items are not sent alone to the other one."""
+    config = load_config_text(CONFIG.format(db=tmp_path / "ff.db", model=tmp_path / "model.pkl"))
+    here = ItemTagger(config)
+    first = (_spec(0), _items(0, 300))  # keeps one process busy
+    small = [(_spec(n), _items(n, 2)) for n in range(1, 6)]  # 10 items in all, under MIN_BATCH_ITEMS
+    pool = TagPool(config, 2, model_mtime=None)
+    try:
+        pool.warm_up()
+
+        async def tag_all() -> list[list[list[tuple[str, str, float, str]]]]:
+            busy = asyncio.ensure_future(pool.tag(*first))
+            await asyncio.sleep(0)  # the big request is sent; the small ones arrive while it runs
+            rest = [asyncio.ensure_future(pool.tag(spec, items)) for spec, items in small]
+            return [await busy, *[await task for task in rest]]
+
+        got = asyncio.run(tag_all())
+    finally:
+        pool.close()
+    assert pool.batches_sent == 2  # the big request, then the five small ones together
+    expected = [here.tag(spec, items) for spec, items in [first, *small]]
+    assert [[sorted(t[:2] for t in tags) for tags in source] for source in got] == [
+        [sorted(t[:2] for t in tags) for tags in source] for source in expected
+    ]
+
+
 def test_a_pass_cut_short_does_not_stall_the_next_event_loop(tmp_path: Path) -> None:
     """A pass whose loop ends with tagging still in flight leaves the pool usable by the next loop."""
     config = load_config_text(CONFIG.format(db=tmp_path / "ff.db", model=tmp_path / "model.pkl"))
