@@ -32,6 +32,13 @@ _SIMPLE_ATTR = re.compile(r'([a-zA-Z_][-:.a-zA-Z_0-9]*)\s*=\s*"([^"]*)"')
 #: sgmllib's reference handling in attribute values (``&name;``, ``&name``, ``&#N;`` kept) changes
 #: only ``&#N``, which gains its ``;`` (possessive: ``&#12;`` is not read as ``&#1`` + ``2;``)
 _NUMERIC_REF_NO_SEMICOLON = re.compile("&#([0-9]++)(?!;)")
+
+
+def attribute_refs(value: str) -> str:
+    """An attribute value after sgmllib's reference handling (both the strict and the loose replay use it)."""
+    return _NUMERIC_REF_NO_SEMICOLON.sub(r"&#\1;", value) if "&#" in value else value
+
+
 #: feedparser's replacement for sgmllib's end-bracket search (quotes may hide ``<`` and ``>``):
 #: ``([^'"<>]|"[^"]*"(?=...)|'[^']*'(?=...))*(?=[<>])|.*?(?=[<>])``, written with possessive
 #: runs. Same matches: backtracking into the runs could only stop where the lookahead for
@@ -197,7 +204,7 @@ def _starttag(data: str, i: int, j: int, stop: int, base: str, xhtml: bool) -> t
     if simple is not None:  # name="value" pairs only: what the loop below would find, in one go
         tag = simple.group(1).lower()
         for name, value in _SIMPLE_ATTR.findall(simple.group(2)):
-            attrs[name.lower()] = _NUMERIC_REF_NO_SEMICOLON.sub(r"&#\1;", value) if "&#" in value else value
+            attrs[name.lower()] = attribute_refs(value)
         k = j
     else:
         found = TAGFIND.match(data, i + 1)
@@ -217,8 +224,7 @@ def _starttag(data: str, i: int, j: int, stop: int, base: str, xhtml: bool) -> t
                 local = False  # an unclosed quote: what follows the tag decided this match
             if value[:1] == "'" == value[-1:] or value[:1] == '"' == value[-1:]:
                 value = value[1:-1]
-            if "&#" in value:
-                value = _NUMERIC_REF_NO_SEMICOLON.sub(r"&#\1;", value)
+            value = attribute_refs(value)
         attrs[name.lower()] = value
         k = match.end()
     local = local and k <= j + 1

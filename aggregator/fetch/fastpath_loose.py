@@ -17,7 +17,7 @@ from __future__ import annotations
 import html.entities
 import re
 
-from aggregator.fetch.fastpath_html import ATTRFIND, ENDBRACKET, PRE_DECL, PRE_SHORT, TAGFIND, shorttag
+from aggregator.fetch.fastpath_html import ATTRFIND, ENDBRACKET, PRE_DECL, PRE_SHORT, TAGFIND, attribute_refs, shorttag
 from aggregator.fetch.fastpath_mixin import MATCH_NAMESPACES, Decline, Replay, _Spec
 
 _TAGS = (
@@ -37,22 +37,12 @@ _TOKEN = re.compile(rf"{_TAGS}|&{_REFS}")
 _TOKEN_SKIPPING_KEPT = re.compile(
     rf"{_TAGS}|&(?!(?:lt|gt|quot|amp|apos|#(?:34|38|39|60|62|x22|x26|x27|x3c|x3e));){_REFS}"
 )
-_REF_IN_ATTR = re.compile("&(?:([a-zA-Z][-.a-zA-Z0-9]*)|#([0-9]+))(;?)")
 _KEPT_CHARREFS = frozenset({"34", "38", "39", "60", "62", "x22", "x26", "x27", "x3c", "x3e"})
 _KEPT_ENTITIES = frozenset({"lt", "gt", "quot", "amp", "apos"})
 _CODEPOINTS = html.entities.name2codepoint
 _RSS090 = "http://my.netscape.com/rdf/simple/0.9/"
 _RSS10 = "http://purl.org/rss/1.0/"
 _ATOM10 = "http://www.w3.org/2005/atom"
-
-
-def _attr_ref(match: re.Match[str]) -> str:
-    """sgmllib's ``_convert_ref`` with _BaseHTMLProcessor's converters: references stay as text."""
-    if match.group(2):
-        return f"&#{match.group(2)};"
-    if match.group(3):
-        return f"&{match.group(1)};"
-    return f"&{match.group(1)}"
 
 
 def _starttag(data: str, i: int, j: int) -> tuple[str, list[tuple[str, str]]]:
@@ -74,7 +64,7 @@ def _starttag(data: str, i: int, j: int) -> tuple[str, list[tuple[str, str]]]:
         else:
             if value[:1] == "'" == value[-1:] or value[:1] == '"' == value[-1:]:
                 value = value[1:-1]
-            value = _REF_IN_ATTR.sub(_attr_ref, value)
+            value = attribute_refs(value)
         name = name.lower()
         if name in ("rel", "type"):
             value = value.lower() or value

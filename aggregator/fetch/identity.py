@@ -166,10 +166,7 @@ def _title_words(title: str) -> list[str]:
 
 def dedupe_key(title: str, link: str | None, digest: str) -> str:
     """Near-duplicate grouping key (see the module docstring for the rule)."""
-    words = sorted(set(_title_words(title)))
-    if len(words) >= 3:
-        return "t:" + hashlib.sha1(" ".join(words).encode(), usedforsecurity=False).hexdigest()[:20]
-    return _dedupe_fallback(canonical_link(link), digest)
+    return dedupe_key_canonical(title, canonical_link(link), digest)
 
 
 def dedupe_key_canonical(title: str, canonical: str | None, digest: str) -> str:
@@ -177,10 +174,6 @@ def dedupe_key_canonical(title: str, canonical: str | None, digest: str) -> str:
     words = sorted(set(_title_words(title)))
     if len(words) >= 3:
         return "t:" + hashlib.sha1(" ".join(words).encode(), usedforsecurity=False).hexdigest()[:20]
-    return _dedupe_fallback(canonical, digest)
-
-
-def _dedupe_fallback(canonical: str | None, digest: str) -> str:
     if canonical:
         return "l:" + hashlib.sha1(canonical.encode(), usedforsecurity=False).hexdigest()[:20]
     return "h:" + digest[:20]
