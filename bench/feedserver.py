@@ -79,6 +79,11 @@ class FeedServer:
         """(requests served, of which 304) so far."""
         return self._requests.value, self._not_modified.value
 
+    @property
+    def pid(self) -> int | None:
+        """The server process (its CPU is reported beside the peers')."""
+        return self._process.pid
+
     def url(self, index: int) -> str:
         return f"{self.base}/feed/{index}.xml"
 

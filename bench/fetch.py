@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
+import os
 import sys
 import tempfile
 import time
@@ -28,6 +30,48 @@ CORPUS = REPO.parent / "shared" / "corpus" / "real-feeds"
 def corpus_files(limit: int) -> list[Path]:
     files = sorted(p for p in CORPUS.rglob("*") if p.is_file())
     return files[:limit]
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process (from /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+class CpuMeter:
+    """CPU seconds spent per role (this process, worker processes by role, the server) over a span.
+
+    Wall time alone cannot say where a CPU-bound pass goes; these counters can.
+    """
+
+    def __init__(self, server: FeedServer, roles: dict[str, set[int]]) -> None:
+        self._pids = {"server": {server.pid} if server.pid else set(), **roles}
+        self._start: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        totals = {"main": time.process_time()}
+        for role, pids in self._pids.items():
+            totals[role] = sum(_cpu_seconds(pid) for pid in pids)
+        return totals
+
+    def __enter__(self) -> CpuMeter:
+        self._start = self._now()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._now()
+        self.spent = {role: end[role] - self._start[role] for role in end}
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{role} {seconds:.2f}" for role, seconds in self.spent.items())
+        return f"CPU {sum(self.spent.values()):.2f} s ({parts})"
+
+
+def _children() -> set[int]:
+    return {p.pid for p in multiprocessing.active_children() if p.pid is not None}
 
 
 def _delta(before: tuple[int, int], after: tuple[int, int]) -> str:
@@ -55,29 +99,35 @@ def run_funnelfeed(server: FeedServer, n: int, tmp: Path, concurrency: int, pars
     # Both cores parse, sanitise and tag.
     pipeline = Pipeline(runtime, parse_workers=parse_workers, tag_workers=tag_workers)
     pipeline.tagger()  # build the tagger (trains the seed model) outside the timed pass
+    before = _children()
     pipeline.tag_pool()  # start the tagging processes
+    tagging = _children() - before
     pipeline.fetcher.start_workers()  # and start the parse worker processes
+    parsing = _children() - before - tagging
     specs = runtime.holder.sources
 
-    async def one_pass() -> tuple[float, dict[str, int], str]:
+    async def one_pass() -> tuple[float, dict[str, int], str, CpuMeter]:
         before = server.counts()
-        started = time.perf_counter()
-        outcomes = await pipeline.run_pass(specs)
-        elapsed = time.perf_counter() - started
+        with CpuMeter(server, {"parse": parsing, "tag": tagging}) as meter:
+            started = time.perf_counter()
+            outcomes = await pipeline.run_pass(specs)
+            elapsed = time.perf_counter() - started
         counts: dict[str, int] = {}
         for o in outcomes:
             counts[o.status] = counts.get(o.status, 0) + 1
-        return elapsed, counts, _delta(before, server.counts())
+        return elapsed, counts, _delta(before, server.counts()), meter
 
     async def both() -> dict[str, float]:
-        full, full_counts, full_requests = await one_pass()
-        again, again_counts, again_requests = await one_pass()
+        full, full_counts, full_requests, full_cpu = await one_pass()
+        again, again_counts, again_requests, again_cpu = await one_pass()
         await pipeline.aclose()
         print(
             f"  funnelfeed full pass: {full_counts} ({full_requests}); second pass: {again_counts} "
             f"({again_requests}); items stored: {runtime.storage.count_items()}"
         )
-        return {"full_s": full, "not_modified_s": again}
+        print(f"  funnelfeed full pass {full_cpu.describe()}; second pass {again_cpu.describe()}")
+        return {"full_s": full, "not_modified_s": again, "full_cpu_s": sum(full_cpu.spent.values()),
+                "not_modified_cpu_s": sum(again_cpu.spent.values())}
 
     result = asyncio.run(both())
     runtime.close()
@@ -93,18 +143,22 @@ def run_reader(server: FeedServer, n: int, tmp: Path, workers: int) -> dict[str,
     # scheduled=False: reader otherwise skips feeds not yet due, and the second pass
     # would send no request at all.
     before = server.counts()
-    started = time.perf_counter()
-    reader.update_feeds(workers=workers, scheduled=False)
-    full = time.perf_counter() - started
+    with CpuMeter(server, {}) as full_cpu:
+        started = time.perf_counter()
+        reader.update_feeds(workers=workers, scheduled=False)
+        full = time.perf_counter() - started
     middle = server.counts()
-    started = time.perf_counter()
-    reader.update_feeds(workers=workers, scheduled=False)
-    again = time.perf_counter() - started
+    with CpuMeter(server, {}) as again_cpu:
+        started = time.perf_counter()
+        reader.update_feeds(workers=workers, scheduled=False)
+        again = time.perf_counter() - started
     print(f"  reader requests: full pass {_delta(before, middle)}; second pass {_delta(middle, server.counts())}")
+    print(f"  reader full pass {full_cpu.describe()}; second pass {again_cpu.describe()}")
     entries = reader.get_entry_counts().total
     print(f"  reader entries stored: {entries}")
     reader.close()
-    return {"full_s": full, "not_modified_s": again}
+    return {"full_s": full, "not_modified_s": again, "full_cpu_s": sum(full_cpu.spent.values()),
+            "not_modified_cpu_s": sum(again_cpu.spent.values())}
 
 
 def main() -> None:
