@@ -7,8 +7,9 @@ import json
 import signal
 import sys
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,6 +18,9 @@ from aggregator.errors import ConfigError, NotFoundError
 from aggregator.runtime import open_runtime
 from aggregator.storage import aware
 from aggregator.types import FetchOutcome, SourceSpec
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 config_option = click.option(
     "--config", "config_path", default="config.yaml", show_default=True,
@@ -141,7 +145,7 @@ def fetch(config_path: Path, source_ids: tuple[str, ...], fetch_all: bool, as_js
     table = Table("source", "status", "new", "updated", "error", title="fetch pass")
     for o in sorted(outcomes, key=lambda o: (o.status != "error", o.source)):
         table.add_row(o.source, o.status, str(o.new), str(o.updated), o.error or "")
-    console = Console()
+    console = _report_console()
     console.print(table)
     counts = Counter(o.status for o in outcomes)
     console.print(f"{len(outcomes)} sources: {counts['ok']} ok, {counts['not_modified']} not modified, "
@@ -154,7 +158,6 @@ def fetch(config_path: Path, source_ids: tuple[str, ...], fetch_all: bool, as_js
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per source per line.")
 def sources(config_path: Path, as_json: bool) -> None:
     """Show the health of every source."""
-    from rich.console import Console
     from rich.table import Table
 
     runtime = open_runtime(config_path)
@@ -176,10 +179,28 @@ def sources(config_path: Path, as_json: bool) -> None:
         return
     table = Table("source", "kind", "vis.", "last success", "failures", "items", "next due", "error")
     for r in rows:
-        table.add_row(r.id, r.kind, r.visibility, iso(r.last_success) or "never",
-                      str(r.consecutive_failures), str(r.items_stored), iso(r.next_due) or "",
+        table.add_row(r.id, r.kind, r.visibility, _short_time(r.last_success) or "never",
+                      str(r.consecutive_failures), str(r.items_stored), _short_time(r.next_due),
                       r.last_error or "")
-    Console().print(table)
+    _report_console().print(table)
+
+
+#: columns for a report written to a file or a pipe (Rich would fold it to 80 and wrap every error)
+_REPORT_WIDTH = 200
+
+
+def _report_console() -> Console:
+    """A console for tables: the terminal's width, or a wide page when the output is redirected."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=_REPORT_WIDTH)
+
+
+def _short_time(value: datetime | None) -> str:
+    """A stored time for people: UTC to the second (``--json`` keeps full ISO 8601)."""
+    moment = aware(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else ""
 
 
 @click.command()

@@ -120,3 +120,16 @@ def test_cpu_workers_parse_and_tag_in_processes(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "ff.db") as conn:
         origins = dict(conn.execute("SELECT origin, count(*) FROM item_tags GROUP BY origin").fetchall())
     assert origins.get("source") == 3  # the source rule, applied by the tagger in its own process
+
+
+def test_health_table_written_to_a_file_keeps_whole_errors_on_one_line(tmp_path: Path) -> None:
+    """Support staff piping `funnelfeed sources` into a file or mail get one line per source, not 80 columns."""
+    server = feed_server()
+    with server.running():
+        config = write_config(tmp_path, server.base)
+        run_json("fetch", "--config", str(config), "--all", "--json")
+    result = CliRunner().invoke(main, ["sources", "--config", str(config)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    gone = next(line for line in result.output.splitlines() if " gone " in line)
+    assert "HTTP 404" in gone and "UTC" in gone  # the whole error and a short time, on the source's own line
+    assert "T" not in gone.split("UTC")[0].split()[-1]  # "2026-11-27 12:00:00 UTC", not an ISO timestamp
