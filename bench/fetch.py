@@ -1,7 +1,7 @@
 """Fetch benchmark: funnelfeed vs the `reader` library over the real-feed corpus.
 
     .venv/bin/pip install -e '.[bench]'
-    .venv/bin/python bench/fetch.py [--feeds 300] [--latency 0.1] [--workers 16]
+    .venv/bin/python bench/fetch.py [--feeds 300] [--latency 0.1] [--workers 16] [--repeat 3]
 
 Both peers fetch the same N corpus feeds from one local server with added latency,
 into a fresh SQLite file each: a full pass (storage, and for funnelfeed tagging,
@@ -15,6 +15,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -170,19 +171,33 @@ def main() -> None:
     parser.add_argument("--skip-reader", action="store_true")
     parser.add_argument("--parse-workers", type=int, default=2, help="processes that parse and sanitise")
     parser.add_argument("--tag-workers", type=int, default=2, help="processes that tag")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of both peers, each on fresh databases")
     args = parser.parse_args()
     files = corpus_files(args.feeds)
     n = len(files)
-    results: dict[str, dict[str, float]] = {}
+    runs: list[dict[str, dict[str, float]]] = []
     with FeedServer(files, args.latency) as server, tempfile.TemporaryDirectory() as tmp:
         print(
             f"{n} corpus feeds ({sum(f.stat().st_size for f in files) / 1e6:.1f} MB), "
             f"{args.latency * 1000:.0f} ms latency"
         )
-        results["funnelfeed"] = run_funnelfeed(server, n, Path(tmp), args.concurrency, args.parse_workers,
-                                               args.tag_workers)
-        if not args.skip_reader:
-            results["reader"] = run_reader(server, n, Path(tmp), args.workers)
+        for run in range(args.repeat):
+            folder = Path(tmp) / f"run{run}"
+            folder.mkdir()
+            results = {"funnelfeed": run_funnelfeed(server, n, folder, args.concurrency, args.parse_workers,
+                                                    args.tag_workers)}
+            if not args.skip_reader:
+                results["reader"] = run_reader(server, n, folder, args.workers)
+            _report(results, n)
+            runs.append(results)
+    if len(runs) > 1 and not args.skip_reader:
+        ratios = sorted(r["reader"]["full_s"] / r["funnelfeed"]["full_s"] for r in runs)
+        print(f"over {len(runs)} runs: full pass {ratios[0]:.1f}x-{ratios[-1]:.1f}x reader, "
+              f"median {statistics.median(ratios):.1f}x")
+    print(json.dumps(runs if len(runs) > 1 else runs[0]))
+
+
+def _report(results: dict[str, dict[str, float]], n: int) -> None:
     for name, r in results.items():
         print(
             f"{name:>10}: full pass {r['full_s']:6.2f} s ({n / r['full_s']:7.1f} feeds/s); "
@@ -192,8 +207,6 @@ def main() -> None:
         ratio = results["reader"]["full_s"] / results["funnelfeed"]["full_s"]
         ratio304 = results["reader"]["not_modified_s"] / results["funnelfeed"]["not_modified_s"]
         print(f"funnelfeed is {ratio:.1f}x faster than reader on a full pass, {ratio304:.1f}x on a 304 pass")
-    print(json.dumps(results))
-
 
 if __name__ == "__main__":
     main()
