@@ -15,16 +15,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-STAGES: tuple[str, ...] = (
-    "prospecting",
-    "qualifying",
-    "pricing",
-    "proposing",
-    "negotiating",
-    "closing",
-    "delivering",
-    "servicing",
-)
+from classifiers.types import STAGES as STAGES  # re-exported: config, outputs and web read it here
+
+# The eight names of STAGES (the classifier's, in funnel order), spelled out because a Literal must be.
 Stage = Literal[
     "prospecting",
     "qualifying",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from click.testing import CliRunner
 
 from aggregator.cli import main
 from aggregator.config import effective_sources, load_config, load_config_text
-from aggregator.config.schema import Config
+from aggregator.config.schema import STAGES, Config, Stage
 from aggregator.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -160,3 +161,7 @@ def test_check_command_exit_codes(tmp_path: Path) -> None:
     assert f"{bad}:5:5: prospects[0].aliass" in result.output
     missing = runner.invoke(main, ["check", "--config", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 1 and "file not found" in missing.output
+
+
+def test_the_stage_literal_names_the_classifiers_stages_in_funnel_order() -> None:
+    assert get_args(Stage) == STAGES
