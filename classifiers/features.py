@@ -31,6 +31,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 _MAX_CACHE = 200_000  # distinct words kept; the cache is cleared when it grows past this
+_MAX_TABLE_BITS = 20  # n-gram keys of at most this many bits are looked up in a table (8 MB at most)
 STAMPS = count()  # versions of what rows in a TokenTable were made from: a new one at each fit or load
 _MARKS: dict[int, None] = {}  # combining characters seen so far (deleted by str.translate)
 _CHECKED: set[str] = set()  # characters already checked for _MARKS
@@ -51,6 +52,17 @@ def strip_accents(text: str) -> str:
             _MARKS[ord(char)] = None  # before _CHECKED: another thread never sees a checked mark missing
         _CHECKED.add(char)
     return normalized.translate(_MARKS)
+
+
+def _accents_stripped(texts: list[str]) -> list[str]:
+    """``strip_accents`` of each text, called only for the texts that are not ASCII (a call each was most of it)."""
+    plain = np.fromiter(map(str.isascii, texts), dtype=bool, count=len(texts))
+    if plain.all():
+        return texts
+    out = list(texts)
+    for k in np.flatnonzero(~plain).tolist():
+        out[k] = strip_accents(out[k])
+    return out
 
 
 def word_ngrams(word: str, low: int, high: int) -> list[str]:
@@ -84,8 +96,18 @@ class _GramKeys:
         order = np.argsort(keys)
         self.keys = keys[order]
         self.values = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))[order]
-        self.alphabet = np.array([ord(c) for c in alphabet], dtype=np.uint32)
+        points = np.array([ord(c) for c in alphabet], dtype=np.int64)
+        self.code = np.zeros(int(points.max()) + 2, dtype=np.int64)  # code point -> code; the last slot: 0
+        self.code[points] = np.arange(1, len(alphabet) + 1)
         self.bits, self.low, self.high = bits, low, high
+        # Short n-grams (most of those looked up) are found by indexing a table of every possible key instead
+        # of a binary search; n-grams of different sizes never share a key.
+        sizes = np.fromiter(map(len, vocabulary), dtype=np.int64, count=len(vocabulary))[order]
+        self.tables: dict[int, np.ndarray] = {}
+        for n in range(low, high + 1):
+            if bits * n <= _MAX_TABLE_BITS:
+                table = self.tables[n] = np.full(1 << (bits * n), -1, dtype=np.int64)
+                table[self.keys[sizes == n]] = self.values[sizes == n]
         # An n-gram is only looked up where its first n-1 characters were found, when every vocabulary
         # n-gram's prefix is in the vocabulary too (true of any vocabulary fitted with min_df alone).
         self.prefix_closed = all(len(g) <= low or g[:-1] in vocabulary for g in vocabulary)
@@ -101,8 +123,13 @@ class _GramKeys:
             return None
         return cls(vocabulary, alphabet, bits, low, high)
 
-    def _find(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Which ``keys`` are vocabulary n-grams, and the feature index of those that are."""
+    def _find(self, keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Which ``keys`` (of n-grams) are vocabulary n-grams, and the feature index of those that are."""
+        table = self.tables.get(n)
+        if table is not None:
+            values = table[keys]
+            hit = values >= 0
+            return hit, values[hit]
         at = np.searchsorted(self.keys, keys)
         at[at == len(self.keys)] = 0
         hit = self.keys[at] == keys
@@ -113,9 +140,7 @@ class _GramKeys:
         count = len(words)
         sizes = np.fromiter(map(len, words), dtype=np.int64, count=count) + 2  # padded
         points = np.frombuffer((" " + "  ".join(words) + " ").encode("utf-32-le", "surrogatepass"), dtype="<u4")
-        at = np.searchsorted(self.alphabet, points)
-        at[at == len(self.alphabet)] = 0
-        codes = np.where(self.alphabet[at] == points, at + 1, 0).astype(np.int64)
+        codes = self.code[np.minimum(points, len(self.code) - 1)]
         total = len(codes)
         word_of = np.repeat(np.arange(count), sizes)
         limit = np.repeat(np.cumsum(sizes), sizes)  # end of the padded word each position is in
@@ -126,6 +151,8 @@ class _GramKeys:
         starts = np.zeros(0, dtype=np.int64)
         for n in range(1, self.high + 1):
             span = total - n + 1
+            if span <= 0:  # no n-grams this long (one new one-letter word): key[:span] would count from the end
+                break
             key[:span] += codes[n - 1 :] << (self.bits * (n - 1))  # key[j]: characters j .. j+n-1
             if n < self.low:
                 continue
@@ -134,13 +161,20 @@ class _GramKeys:
             else:  # where the n-1 characters from here were an n-gram, and one more still fits in the word
                 starts = starts[starts + n <= limit[starts]]
                 starts = starts[codes[starts + n - 1] != 0]
-            hit, values = self._find(key[starts])
+            hit, values = self._find(key[starts], n)
             starts = starts[hit]
             found_words.append(word_of[starts])
             found_values.append(values)
         owner = np.concatenate(found_words)
         order = np.argsort(owner, kind="stable")  # word by word; within a word n-grams by size, then position
         return np.concatenate(found_values)[order], np.bincount(owner, minlength=count)
+
+
+def _grown(array: np.ndarray, used: int, size: int) -> np.ndarray:
+    """``array`` in a longer one, its first ``used`` items copied (``np.resize`` also fills the rest: more work)."""
+    grown = np.empty(size, dtype=array.dtype)
+    grown[:used] = array[:used]
+    return grown
 
 
 class _Field:
@@ -159,10 +193,10 @@ class _Field:
         end = first + len(counts)
         if end > len(self.starts):
             size = max(end, 2 * len(self.starts))
-            self.starts = np.resize(self.starts, size)
-            self.counts = np.resize(self.counts, size)
+            self.starts = _grown(self.starts, first, size)
+            self.counts = _grown(self.counts, first, size)
         if used + len(flat) > len(self.flat):
-            self.flat = np.resize(self.flat, max(used + len(flat), 2 * len(self.flat)))
+            self.flat = _grown(self.flat, used, max(used + len(flat), 2 * len(self.flat)))
         self.flat[used : used + len(flat)] = flat
         self.counts[first:end] = counts
         self.starts[first:end] = used + np.cumsum(counts) - counts
@@ -196,13 +230,16 @@ class TokenTable:
         """The number of each token (new ones are numbered; all forgotten when there are too many)."""
         numbers = np.fromiter(map(self.number.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
         if len(numbers) and numbers.min() < 0:
-            new = [t for t in dict.fromkeys(tokens) if t not in self.number]
+            missing = np.flatnonzero(numbers < 0)  # only these are looked up again, not the whole batch
+            unknown = [tokens[k] for k in missing.tolist()]
+            new = list(dict.fromkeys(unknown))
             if len(self.number) + len(new) > _MAX_CACHE:
                 self.number, self.tokens, self.fields = {}, [], {}
+                missing, unknown = np.arange(len(tokens)), tokens
                 new = list(dict.fromkeys(tokens))
             self.number.update(zip(new, count(len(self.tokens))))
             self.tokens += new
-            numbers = np.fromiter(map(self.number.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+            numbers[missing] = np.fromiter(map(self.number.__getitem__, unknown), dtype=np.int64, count=len(unknown))
         return numbers
 
     def rows(self, kind: str, make: RowMaker, version: int = 0) -> _Field:
@@ -314,15 +351,25 @@ class CharNgramVectorizer:
         order = np.argsort(first)  # columns in order of first appearance, as ``transform`` numbers words
         column = np.empty(len(uniq), dtype=np.int64)
         column[order] = np.arange(len(uniq))
-        words = sparse.csr_matrix(
-            (np.ones(len(inverse)), (np.repeat(np.arange(texts), batch.sizes), column[inverse.ravel()])),
-            shape=(texts, len(uniq)),
-        )  # duplicates are summed: word counts per document
+        words = _count_rows(np.repeat(np.arange(texts), batch.sizes), column[inverse.ravel()], (texts, len(uniq)))
         indices, counts = batch.table.rows("chars", self._new_rows, self._stamp).gather(uniq[order])
         indptr = np.zeros(len(uniq) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
         grams = sparse.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(uniq), len(self.vocabulary_)))
-        return _sublinear_tfidf(sparse.csr_matrix(words @ grams), self.idf_)
+        return _sublinear_tfidf(words @ grams, self.idf_)
+
+
+def _count_rows(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:
+    """How often each (row, column) occurs, as a canonical CSR matrix (sorted columns, no duplicates).
+
+    What ``csr_matrix((ones, (rows, columns)))`` gives, from one sort instead of scipy's COO conversion and
+    duplicate summing, which cost more than the counting for small batches.
+    """
+    width = max(shape[1], 1)
+    cells, counts = np.unique(rows * width + columns, return_counts=True)
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(cells // width, minlength=shape[0]), out=indptr[1:])
+    return sparse.csr_matrix((counts.astype(np.float64), cells % width, indptr), shape=shape)
 
 
 def unit_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
@@ -342,7 +389,8 @@ def unit_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
     later = np.ones(len(indices), dtype=bool)  # entries after the first of their row
     later[indptr[:-1][sizes > 0]] = False
     canonical = not (later[1:] & (np.diff(indices) <= 0)).any()
-    squares = data * data if canonical else data[mirror] * data[mirror]
+    flipped = data[mirror]
+    squares = data * data if canonical else flipped * flipped
     kept = squares != 0
     if not kept.all():
         squares, sizes = squares[kept], np.bincount(row_of[kept], minlength=rows)
@@ -352,8 +400,7 @@ def unit_rows(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
         sums[nonempty] = np.add.reduceat(squares, (np.cumsum(sizes) - sizes)[nonempty])
     norms = np.sqrt(sums)
     norms[norms == 0] = 1.0
-    scale = (1.0 / norms)[row_of]
-    values = scale[mirror] * data[mirror]
+    values = (1.0 / norms)[row_of] * flipped  # an entry's scale is its row's, wherever the mirror moves it
     columns = indices[mirror]
     out_ptr = indptr
     if not (values != 0).all():
@@ -435,8 +482,8 @@ class WordNgramVectorizer:
 
     def _token_rows(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Per whitespace token, the unigram column of each word in it (-1 for a word not in the vocabulary)."""
-        find, get = self._TOKEN.findall, self.vocabulary_.get
-        rows = [find(strip_accents(token)) for token in tokens]
+        get = self.vocabulary_.get
+        rows = list(map(self._TOKEN.findall, _accents_stripped(tokens)))
         flat = np.fromiter(map(get, chain.from_iterable(rows), repeat(-1)), dtype=np.int64)
         return flat, np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
 

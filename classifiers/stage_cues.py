@@ -300,7 +300,9 @@ _WORD = re.compile(r"[a-z0-9&'\-]+")
 _MAX_CACHE = 200_000  # distinct words (and word pairs) kept per matcher; cleared when it grows past this
 
 Element = tuple[str, bool]  # one pattern word: (text, is_prefix)
-_CACHES = ("_words", "_word_list", "_pairs", "_triples", "generation")  # CueMatcher attributes rebuilt on use
+_CACHES = (  # CueMatcher attributes rebuilt on use
+    "_words", "_word_list", "_pairs", "_triples", "generation", "_first",
+)
 
 
 def _element(word: str) -> Element:
@@ -312,12 +314,103 @@ def _matches(element: Element, word: str) -> bool:
     return word.startswith(text) if is_prefix else word == text
 
 
-def _bits(groups: Iterable[int], lanes: int) -> np.ndarray:
-    """Groups as a row of bit sets, 64 groups to a lane."""
-    row = np.zeros(lanes, dtype=np.uint64)
-    for g in groups:
-        row[g >> 6] |= np.uint64(1 << (g & 63))
-    return row
+def _bit_rows(masks: list[int], lanes: int) -> np.ndarray:
+    """Python integers as rows of ``lanes`` + 1 uint64 columns: bit g of a mask is bit g % 64 of column g // 64.
+
+    Groups are bits 0 .. 64 x lanes - 1 (64 groups to a lane), the row's flag bit 64 x lanes; one conversion
+    of all rows costs less than setting bits of a numpy row one group at a time.
+    """
+    width = 8 * (lanes + 1)
+    flat = np.frombuffer(b"".join(mask.to_bytes(width, "little") for mask in masks), dtype="<u8")
+    return flat.reshape(len(masks), lanes + 1).astype(np.uint64)
+
+
+Follower = tuple[str, bool, int, int]  # a pattern's second word (text, is_prefix); its group bit or 0; itself or -1
+_Trie = dict[str, "_Trie"]  # a character -> the texts that continue with it ("" -> {}: a text ends here)
+
+
+def _trie_pattern(texts: Iterable[str]) -> str:
+    """A regex matching the longest of ``texts`` that starts a string, shaped as a trie so ``re`` walks it in C.
+
+    A text that ends at a node with longer texts below makes the branches below optional: greedy, they are
+    tried first, so the longest text wins.
+    """
+    trie: _Trie = {}
+    for text in texts:
+        node = trie
+        for char in text:
+            node = node.setdefault(char, {})
+        node[""] = {}  # the end of a text ("" is never a character key)
+
+    def render(node: _Trie) -> str:
+        branches = [re.escape(char) + render(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        return f"(?:{body})?" if "" in node else body
+
+    return render(trie)
+
+
+class _FirstWords:
+    """What a word means as the first word of the patterns: one dictionary look-up and one regex match per word.
+
+    The prefix patterns a word matches are all prefixes of the longest one it matches, so their one-word
+    groups and longer patterns are joined once per prefix, and a word needs only its longest matching prefix:
+    a look-up per prefix length for each new word was most of the cost of words seen for the first time.
+    """
+
+    def __init__(self, patterns: Sequence[tuple[tuple[Element, ...], int]], exact: Mapping[str, Sequence[int]],
+                 prefix: Mapping[str, Sequence[int]], flag: int) -> None:
+        """``exact``/``prefix``: first word -> patterns; ``flag``: the mask bit for "may start a longer cue"."""
+        self.exact = {text: self._mask(patterns, found, flag) for text, found in exact.items()}
+        self.exact_longer = {text: self._longer(patterns, found) for text, found in exact.items()}
+        self.prefix: dict[str, int] = {}
+        self.prefix_longer: dict[str, tuple[Follower, ...]] = {}
+        for text in prefix:
+            shorter = [p for size in range(len(text) + 1) for p in prefix.get(text[:size], ())]  # by length
+            self.prefix[text] = self._mask(patterns, shorter, flag)
+            self.prefix_longer[text] = self._longer(patterns, shorter)
+        self.longest = re.compile(_trie_pattern(prefix)).match if prefix else None
+
+    @staticmethod
+    def _mask(patterns: Sequence[tuple[tuple[Element, ...], int]], found: Iterable[int], flag: int) -> int:
+        mask = 0
+        for p in found:
+            words, group = patterns[p]
+            mask |= 1 << group if len(words) == 1 else 1 << flag
+        return mask
+
+    @staticmethod
+    def _longer(patterns: Sequence[tuple[tuple[Element, ...], int]], found: Iterable[int]) -> tuple[Follower, ...]:
+        """The second words of the patterns of two or three words among ``found``."""
+        return tuple((*patterns[p][0][1], 1 << patterns[p][1] if len(patterns[p][0]) == 2 else 0,
+                      p if len(patterns[p][0]) == 3 else -1) for p in found if len(patterns[p][0]) > 1)
+
+    def masks(self, words: Iterable[str]) -> list[int]:
+        """Per word, its one-word groups as bits and the flag bit if it may start a longer pattern."""
+        exact, prefix, longest = self.exact.get, self.prefix, self.longest
+        if longest is None:
+            return [exact(word, 0) for word in words]
+        return [exact(word, 0) | (prefix[found.group()] if (found := longest(word)) else 0) for word in words]
+
+    def longer(self, word: str) -> tuple[Follower, ...]:
+        """The second words of the patterns of two or three words whose first word matches ``word``."""
+        found = self.longest(word) if self.longest is not None else None
+        return self.exact_longer.get(word, ()) + (self.prefix_longer[found.group()] if found else ())
+
+
+def _pair(followers: Iterable[Follower], second: str) -> tuple[int, tuple[int, ...]]:
+    """Groups of the two-word cues whose second word ``second`` matches, as bits; and three-word cues it may start."""
+    groups = 0
+    triples: list[int] = []
+    for text, is_prefix, bit, triple in followers:
+        if second.startswith(text) if is_prefix else second == text:
+            if triple < 0:
+                groups |= bit
+            else:
+                triples.append(triple)
+    return groups, tuple(triples)
 
 
 class _Rows:
@@ -367,7 +460,8 @@ class CueMatcher:
         for p, (words, _) in enumerate(self._patterns):
             text, is_prefix = words[0]
             (self._prefix if is_prefix else self._exact).setdefault(text, []).append(p)
-        self._prefix_sizes = sorted({len(text) for text in self._prefix})
+        self._prefix_sizes = sorted({len(text) for text in self._prefix})  # unused; kept: model files as they were
+        self._first = self._first_words()
         self._reset()
 
     def __getstate__(self) -> dict[str, object]:
@@ -377,77 +471,57 @@ class CueMatcher:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
+        self._first = self._first_words()
         self._reset()
+
+    def _first_words(self) -> _FirstWords:
+        return _FirstWords(self._patterns, self._exact, self._prefix, 64 * self._lanes())
+
+    def _lanes(self) -> int:
+        return (len(self.names) + 63) // 64 or 1
 
     def _reset(self) -> None:
         """Empty caches: words (bits of their one-word cues; may they start a longer cue) and word pairs."""
-        lanes = (len(self.names) + 63) // 64 or 1
+        lanes = self._lanes()
         self.generation = next(STAMPS)  # word rows numbered anew
         self._words = _Rows(lanes + 1, np.uint64)  # the last column: 1 if the word may start a longer cue
         self._word_list: list[str] = []  # by row number
         self._pairs = _Rows(lanes + 1, np.uint64)  # the last column: 1 if a three-word cue may follow
         self._triples: dict[int, tuple[int, ...]] = {}  # pair row number -> three-word cues it may start
 
-    def _starting(self, word: str) -> list[int]:
-        """Patterns whose first word matches ``word``."""
-        found = list(self._exact.get(word, ()))
-        for size in self._prefix_sizes:
-            if size > len(word):
-                break
-            found.extend(self._prefix.get(word[:size], ()))
-        return found
-
-    def _word(self, word: str) -> tuple[frozenset[int], bool]:
-        """Groups of one-word cues matching ``word``, and whether it may start a longer cue."""
-        starting = self._starting(word)
-        groups = frozenset(self._patterns[p][1] for p in starting if len(self._patterns[p][0]) == 1)
-        return groups, any(len(self._patterns[p][0]) > 1 for p in starting)
-
-    def _pair(self, first: str, second: str) -> tuple[frozenset[int], tuple[int, ...]]:
-        """Groups of two-word cues matching ``first second``, and the three-word cues it may start."""
-        groups: set[int] = set()
-        triples: list[int] = []
-        for p in self._starting(first):
-            words, group = self._patterns[p]
-            if len(words) > 1 and _matches(words[1], second):
-                if len(words) == 2:
-                    groups.add(group)
-                else:
-                    triples.append(p)
-        return frozenset(groups), tuple(triples)
-
     def _add_words(self, words: list[str]) -> None:
-        lanes = self._words.rows.shape[1] - 1
-        rows = np.zeros((len(words), lanes + 1), dtype=np.uint64)
-        for k, word in enumerate(words):
-            groups, starts = self._word(word)
-            rows[k, :lanes] = _bits(groups, lanes)
-            rows[k, lanes] = starts
-        self._words.add(words, rows)
+        self._words.add(words, _bit_rows(self._first.masks(words), self._lanes()))
         self._word_list.extend(words)
 
     def _add_pairs(self, keys: list[int]) -> None:
-        lanes = self._pairs.rows.shape[1] - 1
-        rows = np.zeros((len(keys), lanes + 1), dtype=np.uint64)
+        lanes = self._lanes()
         first = len(self._pairs.number)
+        masks: list[int] = []
+        followers: dict[int, tuple[Follower, ...]] = {}  # per first word: its patterns' second words
         for k, key in enumerate(keys):
-            groups, triples = self._pair(self._word_list[key >> 32], self._word_list[key & 0xFFFFFFFF])
-            rows[k, :lanes] = _bits(groups, lanes)
+            head = key >> 32
+            if head not in followers:
+                followers[head] = self._first.longer(self._word_list[head])
+            groups, triples = _pair(followers[head], self._word_list[key & 0xFFFFFFFF])
             if triples:
-                rows[k, lanes] = 1
+                groups |= 1 << (64 * lanes)
                 self._triples[first + k] = triples
-        self._pairs.add(keys, rows)
+            masks.append(groups)
+        self._pairs.add(keys, _bit_rows(masks, lanes))
 
     def _ids(self, words: list[str], may_forget: bool = True) -> np.ndarray:
         """Row numbers of ``words`` in the word cache, adding new words (and emptying it when it is full)."""
         ids = self._words.numbers(words)
         if len(ids) and ids.min() < 0:
-            new = [w for w in dict.fromkeys(words) if w not in self._words.number]
+            missing = np.flatnonzero(ids < 0)  # only these are looked up again, not all the words
+            unknown = [words[k] for k in missing.tolist()]
+            new = list(dict.fromkeys(unknown))
             if may_forget and len(self._words.number) + len(new) > _MAX_CACHE:
                 self._reset()
+                missing, unknown = np.arange(len(words)), words
                 new = list(dict.fromkeys(words))
             self._add_words(new)
-            ids = self._words.numbers(words)
+            ids[missing] = self._words.numbers(unknown)
         return ids
 
     def token_words(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -455,7 +529,7 @@ class CueMatcher:
 
         Words are runs of characters no whitespace belongs to, so a text's words are its tokens' words.
         """
-        rows = [_WORD.findall(token) for token in tokens]
+        rows = list(map(_WORD.findall, tokens))
         return self._ids(list(chain.from_iterable(rows)), may_forget=False), np.fromiter(
             map(len, rows), dtype=np.int64, count=len(rows)
         )

@@ -191,6 +191,8 @@ class _Neighbours:
     def scores(self, matrix: sparse.csr_matrix) -> np.ndarray:
         rows = unit_rows(matrix)
         step = max(1, _MAX_SIMILARITIES // max(1, self.examples.shape[1]))  # bounded memory for a big training set
+        if 0 < rows.shape[0] <= step:
+            return self._scores(rows)  # one step: no copy of the rows (the same scores)
         return np.vstack([self._scores(rows[start:start + step]) for start in range(0, rows.shape[0], step)]
                          or [np.zeros((0, self.labels.shape[1]))])
 
