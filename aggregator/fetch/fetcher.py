@@ -245,11 +245,17 @@ class Fetcher:
     async def _discovered(self, spec: SourceSpec, request: _Request, feed_url: str) -> FetchResult:
         """Fetch the feed a page links to. No validators are returned: they would be the page's."""
         plain = {k: v for k, v in request.headers.items() if k not in ("If-None-Match", "If-Modified-Since")}
-        response = await self._get(feed_url, request, plain)
-        self._check_status(response)
-        feed_spec = replace(spec, kind="feed", url=feed_url)
-        content_type = response.headers.get("content-type")
-        parsed = await self._parse(response.body, response.url, content_type, feed_spec)
+        try:
+            response = await self._get(feed_url, request, plain)
+            self._check_status(response)
+            feed_spec = replace(spec, kind="feed", url=feed_url)
+            content_type = response.headers.get("content-type")
+            parsed = await self._parse(response.body, response.url, content_type, feed_spec)
+        except FetchError as exc:
+            # The page itself was fine: say so, or support staff look for the fault in the wrong place.
+            exc.message = f"the page links to its feed at {display_url(feed_url)}, which failed: {exc.message}"
+            exc.args = (exc.message,)
+            raise
         return self._ok(spec, parsed, response.url, None, None, response.status)
 
     async def _parse(self, body: bytes, url: str, content_type: str | None, spec: SourceSpec) -> ParsedDocument:

@@ -229,6 +229,19 @@ async def test_page_feed_discovery(server: Server) -> None:
     assert [(i.key, i.link) for i in result.items] == [("tag:acme,1", server.url("/post/1"))]
 
 
+async def test_a_failing_discovered_feed_is_named_in_the_error(server: Server) -> None:
+    """The page answered; its advertised feed did not: the health message says which URL failed."""
+    page = b'<html><head><link rel="alternate" type="application/rss+xml" href="/gone.rss"></head></html>'
+    server.route("/blog/", body=page, headers={"Content-Type": "text/html"})
+    server.route("/gone.rss", 404)
+    server.route("/robots.txt", 404)
+    async with Fetcher(settings(), clock=FakeClock()) as f:
+        result = await f.fetch(spec(server.url("/blog/"), "page"), etag=None, last_modified=None)
+    assert result.status == "error" and result.http_status == 404
+    feed = server.url("/gone.rss")
+    assert result.error == f"the page links to its feed at {feed}, which failed: not found (HTTP 404): check the URL"
+
+
 async def test_page_robots_and_previous_hash(server: Server) -> None:
     server.route("/robots.txt", body=b"User-agent: *\nDisallow: /private/\n")
     server.route("/private/page", body=PAGE, headers={"Content-Type": "text/html"})
