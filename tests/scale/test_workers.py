@@ -56,7 +56,7 @@ def wait_all_fetched(db_url: str, timeout: float) -> int:
     while time.monotonic() < deadline:
         try:
             with engine.connect() as conn:
-                done = conn.execute(text("SELECT count(*) FROM sources WHERE last_success IS NOT NULL")).scalar()
+                done = conn.execute(text("SELECT count(*) FROM sources WHERE last_success IS NOT NULL")).scalar() or 0
         except Exception:
             done = 0  # schema not created yet
         if done == N_SOURCES:

@@ -6,18 +6,19 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 from sqlalchemy import DateTime
 
 from aggregator.pipeline import Pipeline
 from aggregator.runtime import open_runtime
-from aggregator.storage import StoreRequest, Tag, aware, open_storage
+from aggregator.storage import StoreCounts, StoreRequest, Tag, aware, open_storage
 from aggregator.types import ItemData, SourceSpec
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
-def spec(ident: str, visibility: str = "external") -> SourceSpec:
+def spec(ident: str, visibility: Literal["external", "internal"] = "external") -> SourceSpec:
     return SourceSpec(id=ident, url=f"https://{ident}.example/feed", kind="feed", visibility=visibility,
                       every=timedelta(hours=1))
 
@@ -106,7 +107,7 @@ def test_one_bad_source_in_a_store_batch_keeps_the_others(tmp_path: Path) -> Non
             raise RuntimeError("a broken tagger for this source")
         return [[] for _ in items]
 
-    async def store_together() -> list[object]:
+    async def store_together() -> list[StoreCounts | BaseException]:
         pipeline = Pipeline(runtime, parse_workers=0, tag_workers=0)
         requests = [StoreRequest(name, "external", [item(name)], NOW, tag) for name in ("good", "bad", "fine")]
         results = await asyncio.gather(*(pipeline._store(r) for r in requests), return_exceptions=True)

@@ -77,8 +77,11 @@ def test_changing_the_password_ends_sessions(client: TestClient, runtime: Runtim
 def test_tampered_cookie_is_ignored(client: TestClient) -> None:
     sign_in(client, "mia")
     value = client.cookies.get("ff_session") or ""
-    client.cookies.set("ff_session", value[:-3] + ("AAA" if not value.endswith("AAA") else "BBB"))
-    assert client.get("/", follow_redirects=False).status_code == 303
+    tampered = value[:-3] + ("AAA" if not value.endswith("AAA") else "BBB")
+    for cookie, status in ((value, 200), (tampered, 303)):  # the first proves a cookie set this way is sent
+        client.cookies.clear()  # set() alone may add a second cookie beside the signed one (httpx2's jar does)
+        client.cookies.set("ff_session", cookie)
+        assert client.get("/", follow_redirects=False).status_code == status
 
 
 def test_admin_from_environment(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:

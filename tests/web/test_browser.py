@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,7 +111,12 @@ def test_hostile_item_renders_inert(world: tuple[Runtime, str], browser: object)
     context = browser.new_context()  # type: ignore[attr-defined]
     page = context.new_page()
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     sign_in(page, base, "mia")
     page.add_init_script(WATCH_SCRIPTS)
     for path in ("/prospects/acme?stage=pricing", "/search?q=hostile"):
