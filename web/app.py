@@ -37,7 +37,7 @@ def make_templates() -> Jinja2Templates:
     env = templates.env
     env.autoescape = True
     env.filters.update(safe_url=render.safe_url, clean_html=render.clean_html, snippet=render.snippet,
-                       date=render.fmt_date, stage_label=render.stage_label)
+                       date=render.fmt_date, stage_label=render.stage_label, headline=render.item_headline)
     env.globals.update(STAGES=STAGES)
     return templates
 

@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from aggregator.config.schema import STAGES, ProspectConfig
 from aggregator.entitlements import may_see_item
+from aggregator.outputs.headline import headline
 from aggregator.runtime import Runtime
 from aggregator.storage import browse
 from web.deps import Principal
@@ -109,7 +110,7 @@ def to_markdown(d: Dossier) -> str:
             meta = f"{md_text(i.source_title)}, {fmt_date(i.published)}, {i.visibility}"
             if others:
                 meta += f"; also {', '.join(others)}"
-            out.append(f"- {md_link(i.title, i.link)} — {meta}")
+            out.append(f"- {md_link(headline(i.title, i.text), i.link)} — {meta}")
             if i.text:
                 out.append(f"  {md_text(snippet(i.text, 400))}")
             for n in e.notes:

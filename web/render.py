@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import nh3
 from markupsafe import Markup
 
 from aggregator.config.schema import STAGES
+from aggregator.outputs.headline import headline
 
 _ALLOWED_TAGS = {"p", "br", "a", "ul", "ol", "li", "b", "i", "em", "strong", "blockquote", "code", "pre",
                  "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "td", "th", "span", "div"}
@@ -53,6 +55,11 @@ def clean_html(html: str | None) -> Markup:
 def snippet(text: str | None, limit: int = 280) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def item_headline(item: Any) -> str:
+    """An item's title, or the start of its text when it has none (see aggregator.outputs.headline)."""
+    return headline(item.title, getattr(item, "text", None))
 
 
 def fmt_date(value: datetime | None, with_time: bool = False) -> str:

@@ -1,4 +1,4 @@
-"""Bytes → entries for feeds: RSS 0.9x/1.0/2.0, Atom 0.3/1.0, RDF (feedparser), JSON Feed 1.x (ours).
+"""Bytes → entries for feeds: RSS 0.9x/1.0/2.0, Atom 0.3/1.0, RDF (feedparser), JSON Feed 1.x and RSS-in-JSON (ours).
 
 The format is detected from the body, whatever the Content-Type says. feedparser is
 only ever handed a file-like object over bytes: given a str it may fetch a URL, and
@@ -176,13 +176,16 @@ def _as_html(value: str, mime: str | None) -> str:
 
 
 def parse_json_feed(body: bytes) -> ParsedFeed:
-    """JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1), which feedparser 6 lacks."""
+    """JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1), which feedparser 6 lacks; and RSS-in-JSON."""
     try:
         data = json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise NotAFeed("not a feed: the body is not valid JSON") from exc
+    channel = _rss_in_json_channel(data)
+    if channel is not None:
+        return _parse_rss_in_json(channel)
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
-        raise NotAFeed("not a feed: JSON without a JSON Feed 'items' list")
+        raise NotAFeed("not a feed: JSON without a JSON Feed 'items' list (nor RSS-in-JSON's rss.channel)")
     entries = [_json_item(item) for item in data["items"] if isinstance(item, dict)]
     title = data.get("title")
     return ParsedFeed(entries, clean_text(title, limit=500) if isinstance(title, str) else None)
@@ -212,4 +215,41 @@ def _json_item(item: dict[str, Any]) -> RawItem:
         updated=_str(item.get("date_modified")),
         author=author,
         guid=_str(item.get("id")),
+    )
+
+
+def _rss_in_json_channel(data: object) -> dict[str, Any] | None:
+    """The channel of an RSS-in-JSON document (``{"rss": {"channel": {...}}}``), else None."""
+    rss = data.get("rss") if isinstance(data, dict) else None
+    channel = rss.get("channel") if isinstance(rss, dict) else None
+    return channel if isinstance(channel, dict) else None
+
+
+def _parse_rss_in_json(channel: dict[str, Any]) -> ParsedFeed:
+    """RSS 2.0 written as JSON (Scripting News; https://github.com/scripting/Scripting-News, rss-in-json).
+
+    Elements become keys of the same names; a repeated element is a list, a single one may
+    be an object; ``description`` is HTML, as in RSS.
+    """
+    items = channel.get("item", [])
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list):
+        raise NotAFeed("not a feed: RSS-in-JSON whose channel 'item' is not a list")
+    entries = [_rss_in_json_item(item) for item in items if isinstance(item, dict)]
+    title = _str(channel.get("title"))
+    return ParsedFeed(entries, clean_text(title, limit=500) if title else None)
+
+
+def _rss_in_json_item(item: dict[str, Any]) -> RawItem:
+    guid = item.get("guid")
+    if isinstance(guid, dict):  # {"#value"/"value": ..., "isPermaLink": ...} in some writers
+        guid = guid.get("#value", guid.get("value"))
+    return RawItem(
+        title=_str(item.get("title")) or "",
+        link=_str(item.get("link")),
+        content_html=_str(item.get("description")) or "",
+        published=_str(item.get("pubDate")),
+        author=_str(item.get("author")) or _str(item.get("dc:creator")),
+        guid=_str(guid),
     )

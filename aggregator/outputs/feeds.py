@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from feedgen.feed import FeedGenerator
 
+from aggregator.outputs.headline import headline
 from aggregator.outputs.streams import Entry
 from aggregator.storage.streams import StreamItem
 
@@ -59,7 +60,7 @@ class FeedDoc:
 
 
 def _title(entry: Entry) -> str:
-    title = clean_text(entry.item.title).strip() or "(untitled)"
+    title = headline(clean_text(entry.item.title), clean_text(entry.item.text))
     return INTERNAL_PREFIX + title if entry.internal else title
 
 

@@ -52,6 +52,7 @@ class StreamItem:
     last_changed: datetime
     group_id: int
     tags: tuple[tuple[str, str, str], ...]  # (kind, value, origin)
+    text: str = ""  # plain text: names an item that has no title
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ def stream_items(storage: Storage, prospects: Collection[str], stage: str | None
             link=r["link"], content_html=r["content_html"] or "", author=r["author"],
             published=_aware(r["published"]), updated=aware(r["updated"]),
             last_changed=_aware(r["last_changed"]), group_id=int(r["group_id"] or r["id"]),
-            tags=tuple(tags[int(r["id"])]),
+            tags=tuple(tags[int(r["id"])]), text=r["text"] or "",
         )
         for r in rows
     ]

@@ -68,8 +68,11 @@ def _expected(entry: dict[str, Any], body: bytes) -> int | str:
         return DEVIATIONS[path][0]
     if path.endswith(".json"):
         try:
-            items = json.loads(body).get("items")
-        except (ValueError, AttributeError):
+            data = json.loads(body)
+            items = data.get("items")
+            if items is None and isinstance(data.get("rss"), dict):  # RSS-in-JSON (ScriptingNews.json)
+                items = data["rss"]["channel"]["item"]
+        except (ValueError, AttributeError, KeyError, TypeError):
             return "error"
         return len(items) if isinstance(items, list) else "error"
     if entry["format"] == "" and entry["entries"] == 0:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import json
 import time
 import zlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import brotli
@@ -237,6 +238,37 @@ async def test_json_feed(server: Server) -> None:
     assert (item.key, item.title, item.author) == ("1", "Acme hires CIO", "Ann")
     assert item.link == server.url("/p/1")
     assert item.published is not None and item.published.hour == 8 and item.published.utcoffset() == timedelta(0)
+
+
+async def test_rss_in_json(server: Server) -> None:
+    """Scripting News' RSS-in-JSON: RSS 2.0 elements as keys; items without titles are normal there."""
+    body = json.dumps({"rss": {"version": "2.0", "channel": {
+        "title": "Scripting News", "link": "http://scripting.com/",
+        "item": [
+            {"link": "/2017/06/26.html#a1", "description": "Good <b>morning</b> students!",
+             "pubDate": "Mon, 26 Jun 2017 12:20:05 GMT", "guid": "http://scripting.com/2017/06/26.html#a1"},
+            {"title": "Acme hires CIO", "link": "/p/2", "description": "New CIO.", "guid": {"#value": "g2"}},
+            "not an item",
+        ],
+    }}}).encode()
+    url = server.route("/rss.json", body=body, headers={"Content-Type": "application/json"})
+    result = await fetch(url)
+    assert result.status == "ok", result.error
+    assert result.feed_title == "Scripting News"
+    first, second = result.items
+    assert first.key == "http://scripting.com/2017/06/26.html#a1"
+    assert (first.title, first.text) == ("", "Good morning students!")
+    assert first.link == server.url("/2017/06/26.html#a1") and "<b>morning</b>" in first.content_html
+    assert first.published == datetime(2017, 6, 26, 12, 20, 5, tzinfo=UTC)
+    assert (second.key, second.title) == ("g2", "Acme hires CIO")
+
+
+async def test_json_without_a_known_shape_is_not_a_feed(server: Server) -> None:
+    json_type = {"Content-Type": "application/json"}
+    url = server.route("/data.json", body=b'{"rss": {"channel": {"item": 3}}}', headers=json_type)
+    assert_error(await fetch(url), "RSS-in-JSON whose channel 'item' is not a list")
+    url = server.route("/other.json", body=b'{"hello": "world"}', headers=json_type)
+    assert_error(await fetch(url), "JSON without a JSON Feed 'items' list")
 
 
 @pytest.mark.parametrize(

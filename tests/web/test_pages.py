@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from aggregator.runtime import ReloadResult, Runtime
 from aggregator.storage import utcnow
+from aggregator.types import ItemData
 from tests.web.support import SEEDED, sign_in, token_of
 from tests.web.test_entitlements import item_id
 from web.routes import prospects
@@ -165,3 +166,18 @@ def test_one_error_shape(client: TestClient) -> None:
     sign_in(client, "mia")
     page = client.get("/prospects/nope")
     assert page.status_code == 404 and "404 · Not found" in page.text
+
+
+def test_an_item_without_a_title_is_listed_by_its_first_words(client: TestClient, runtime: Runtime) -> None:
+    """RSS items and JSON Feed posts may have no title: an empty link would be invisible."""
+    text = ("Acme opens a plant in Ohio and will hire three hundred engineers over the next two years, "
+            "the mayor said on Tuesday")
+    item = ItemData(key="untitled-1", title="", link="https://news.example/untitled-1", content_html=f"<p>{text}</p>",
+                    text=text, published=utcnow(), content_hash="untitled-1", dedupe_key="")
+    runtime.storage.store_items("news", "external", [item], utcnow(),
+                                tag=lambda _source, items: [[("prospect", "acme", 1.0, "alias")] for _ in items])
+    sign_in(client, "mia")
+    page = client.get("/prospects/acme?stage=all").text
+    shown = "Acme opens a plant in Ohio and will hire three hundred engineers over the next two…"  # cut at a word
+    assert f'target="_blank">{shown}</a>' in page
+    assert f"[{shown}]" in client.get("/prospects/acme/dossier.md").text
