@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 from collections import Counter
+from collections.abc import Sized
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,9 +42,14 @@ def check(config_path: Path) -> None:
         click.echo(f"{len(exc.problems)} problem(s) found in {config_path}", err=True)
         sys.exit(1)
     sources = effective_sources(config)
-    click.echo(f"{config_path}: OK: {len(config.prospects)} prospects, {len(sources)} sources "
+    click.echo(f"{config_path}: OK: {_count(config.prospects, 'prospect')}, {_count(sources, 'source')} "
                f"({len(config.sources)} configured, {len(sources) - len(config.sources)} from "
-               f"{len(config.templates)} templates), {len(config.reps)} reps")
+               f"{_count(config.templates, 'template')}), {_count(config.reps, 'rep')}")
+
+
+def _count(things: Sized, noun: str) -> str:
+    """A count with its noun: "1 template", "3 templates"."""
+    return f"{len(things)} {noun}{'' if len(things) == 1 else 's'}"
 
 
 @click.command()
