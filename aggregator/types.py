@@ -73,6 +73,7 @@ class FetchResult:
     final_url: str | None = None
     feed_title: str | None = None
     elapsed: float = 0.0
+    notes: tuple[str, ...] = ()  # advice for whoever configures the source (see ParsedDocument.notes)
 
 
 @dataclass(frozen=True)

@@ -223,6 +223,7 @@ def preview(config_path: Path, source_id: str | None, url: str | None, kind: str
     """Fetch once and print the items that would be stored, with tags; stores nothing."""
     from aggregator.config.schema import Selectors
     from aggregator.fetch import Fetcher
+    from aggregator.outputs.headline import headline
     from aggregator.tagging import ItemTagger
 
     config = load_config(config_path)
@@ -259,8 +260,10 @@ def preview(config_path: Path, source_id: str | None, url: str | None, kind: str
                                    "prospects": prospects, "stages": stages}))
         else:
             date = item.published.date().isoformat() if item.published else "no date"
-            click.echo(f"- {item.title}\n  {item.link or '(no link)'}  [{date}]  "
+            click.echo(f"- {headline(item.title, item.text)}\n  {item.link or '(no link)'}  [{date}]  "
                        f"prospects: {', '.join(prospects) or '-'}  stages: {', '.join(stages) or '-'}")
+    for note in result.notes:  # selectors to fix, unreadable dates, skipped rows
+        click.echo(f"note: {note}", err=as_json)
     if not as_json:
         click.echo(f"{len(result.items)} item(s) from {spec.id} ({spec.visibility}); nothing was stored")
 

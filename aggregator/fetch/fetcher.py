@@ -315,6 +315,7 @@ class Fetcher:
             last_modified=modified,
             final_url=url,
             feed_title=parsed.feed_title,
+            notes=parsed.notes,
         )
 
     def _read_file(self, spec: SourceSpec) -> bytes:

@@ -9,6 +9,7 @@ the item element itself. Relative links resolve against the page's final URL (or
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from email.message import Message
 from urllib.parse import urljoin
@@ -18,6 +19,7 @@ from soupsieve import SelectorSyntaxError
 
 from aggregator.config.schema import Selectors
 from aggregator.fetch.errors import ParseError
+from aggregator.fetch.identity import parse_date_text
 from aggregator.fetch.items import RawItem
 from aggregator.fetch.sanitize import clean_text, safe_url
 
@@ -33,6 +35,7 @@ class ParsedPage:
     entries: list[RawItem]
     title: str | None
     feed_url: str | None = None
+    notes: tuple[str, ...] = ()  # selectors that found nothing in some items, dates that are not dates
 
 
 def charset_of(content_type: str | None) -> str | None:
@@ -102,8 +105,9 @@ def _page_title(soup: BeautifulSoup) -> str | None:
     return clean_text(soup.title.get_text(" ", strip=True), limit=500) if soup.title else None
 
 
-def scrape(soup: BeautifulSoup, select: Selectors, base: str) -> list[RawItem]:
-    """One RawItem per element matching ``select.item``; an item selector matching nothing is an error."""
+def scrape(soup: BeautifulSoup, select: Selectors, base: str) -> tuple[list[RawItem], tuple[str, ...]]:
+    """One RawItem per element matching ``select.item`` (an item selector matching nothing is an error),
+    and notes on the field selectors that found nothing in some items."""
     try:
         elements = soup.select(select.item, limit=MAX_PAGE_ITEMS)
     except SelectorSyntaxError as exc:
@@ -111,22 +115,53 @@ def scrape(soup: BeautifulSoup, select: Selectors, base: str) -> list[RawItem]:
     if not elements:
         raise ParseError(f"the item selector {select.item!r} matched nothing on the page (did the page change?)")
     entries = []
+    missed: Counter[str] = Counter()
+    not_dates: list[str] = []
     for element in elements:
         title = _select_one(element, select.title) if select.title else None
         if title is None:
+            missed["title"] += bool(select.title)
             heading = element.find(["h1", "h2", "h3", "h4", "a"])
             title = heading.get_text(" ", strip=True) if heading else element.get_text(" ", strip=True)[:200]
         link = _select_one(element, select.link or "a@href")
+        missed["link"] += not link
         summary = _select_one(element, select.summary, html=True) if select.summary else None
+        missed["summary"] += bool(select.summary) and summary is None
+        date = _select_one(element, select.date)
+        missed["date"] += bool(select.date) and not date
+        if date and parse_date_text(date) is None:
+            not_dates.append(date)
         entries.append(
             RawItem(
                 title=title,
                 link=urljoin(base, link) if link else None,
                 content_html=summary if summary is not None else "",
-                published=_select_one(element, select.date),
+                published=date,
             )
         )
-    return entries
+    return entries, _notes(select, missed, not_dates, len(elements))
+
+
+_CONSEQUENCE = {
+    "title": "those items are named by their first heading or text",
+    "link": "those items have no link",
+    "summary": "those items have no summary",
+    "date": "those items are dated when first seen",
+}
+
+
+def _notes(select: Selectors, missed: Counter[str], not_dates: list[str], count: int) -> tuple[str, ...]:
+    """What preview tells support staff about selectors that do not fit every item."""
+    notes = []
+    for field, consequence in _CONSEQUENCE.items():
+        if missed[field]:
+            selector = getattr(select, field) or ("a@href" if field == "link" else "")
+            notes.append(f"the {field} selector {selector!r} found nothing in {missed[field]} of {count} items: "
+                         f"{consequence}")
+    if not_dates:
+        notes.append(f"the date selector {select.date!r} gave {len(not_dates)} of {count} values that are not dates "
+                     f"(such as {clean_text(not_dates[0], limit=80)!r}): {_CONSEQUENCE['date']}")
+    return tuple(notes)
 
 
 def parse_page(body: bytes, *, url: str, content_type: str | None, select: Selectors | None) -> ParsedPage:
@@ -137,7 +172,8 @@ def parse_page(body: bytes, *, url: str, content_type: str | None, select: Selec
     base = base_of(soup, url)
     title = _page_title(soup)
     if select is not None:
-        return ParsedPage(scrape(soup, select, base), title)
+        entries, notes = scrape(soup, select, base)
+        return ParsedPage(entries, title, notes=notes)
     feed_url = discover_feed(soup, base)
     if feed_url:
         return ParsedPage([], title, feed_url)

@@ -19,13 +19,16 @@ class ParsedDocument:
     """What one document holds.
 
     ``feed_url`` is set when a page without selectors links to a feed: the fetcher
-    fetches that feed instead. ``skipped`` counts bad export rows.
+    fetches that feed instead. ``skipped`` counts bad export rows. ``notes`` say what
+    support staff may want to fix (selectors that found nothing, dates that are not
+    dates, skipped rows); ``funnelfeed preview`` prints them.
     """
 
     items: tuple[ItemData, ...]
     feed_title: str | None
     feed_url: str | None = None
     skipped: int = 0
+    notes: tuple[str, ...] = ()
 
 
 def parse_document(
@@ -48,15 +51,17 @@ def parse_document(
     now = now or utc_now()
     if spec.kind == "export":
         export = parse_export(body, url=url, columns=spec.columns)
+        skipped = (f"{export.skipped} bad row(s) skipped",) if export.skipped else ()
         return ParsedDocument(
             tuple(build_items(export.entries, base_url=url, now=now)),
             spec.title or None,
             skipped=export.skipped,
+            notes=skipped,
         )
     if spec.kind == "page":
         page = parse_page(body, url=url, content_type=content_type, select=spec.select)
         items = build_items(page.entries, base_url=url, now=now)
-        return ParsedDocument(tuple(items), page.title, feed_url=page.feed_url)
+        return ParsedDocument(tuple(items), page.title, feed_url=page.feed_url, notes=page.notes)
     try:
         feed = parse_feed(body, url=url, content_type=content_type)
     except NotAFeed as exc:

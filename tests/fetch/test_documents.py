@@ -143,6 +143,26 @@ def test_page_selectors() -> None:
     )
     assert second.key == "https://acme.test/press/n/2"  # canonical link without tracking
     assert doc.feed_title == "Acme newsroom"
+    assert doc.notes == ("the date selector 'time@datetime' found nothing in 1 of 2 items: "
+                         "those items are dated when first seen",)
+
+
+def test_page_notes_name_selectors_that_do_not_fit_every_item() -> None:
+    """What preview prints, so support staff can fix selectors before saving config.yaml."""
+    page = b"""<html><body>
+    <article><h2><a href="/a">Acme wins tender</a></h2><time datetime="on Sunday @03:38PM">x</time></article>
+    <article><div>Sponsored</div></article></body></html>"""
+    select = Selectors(item="article", title="h2 a", date="time@datetime")
+    doc = parse(page, "page", select=select)
+    assert [i.title for i in doc.items] == ["Acme wins tender", "Sponsored"]
+    assert doc.notes == (
+        "the title selector 'h2 a' found nothing in 1 of 2 items: those items are named by their first heading or text",
+        "the link selector 'a@href' found nothing in 1 of 2 items: those items have no link",
+        "the date selector 'time@datetime' found nothing in 1 of 2 items: those items are dated when first seen",
+        "the date selector 'time@datetime' gave 1 of 2 values that are not dates (such as 'on Sunday @03:38PM'): "
+        "those items are dated when first seen",
+    )
+    assert all(i.published is None for i in doc.items)  # storage dates them when first seen
 
 
 @pytest.mark.parametrize(

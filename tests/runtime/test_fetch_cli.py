@@ -79,8 +79,10 @@ def test_preview_stores_nothing(tmp_path: Path) -> None:
             "--select", "item=article", "--select", "title=h2", "--select", "link=a@href",
             "--select", "date=time@datetime", "--json"])
         assert result.exit_code == 0, result.output
-        items = [json.loads(line) for line in result.output.splitlines()]
+        items = [json.loads(line) for line in result.stdout.splitlines()]  # JSON only: notes go to stderr
         assert [i["title"] for i in items] == ["Acme opens a plant", "Acme hires a CFO"]
+        assert result.stderr == ("note: the date selector 'time@datetime' found nothing in 1 of 2 items: "
+                                 "those items are dated when first seen\n")
         assert items[0]["link"] == f"{server.base}/news/1"
         assert items[0]["prospects"] == ["acme"]
         # A configured feed source that answers with a web page: a plain-language error.
