@@ -1,4 +1,4 @@
-"""The shared corpus (../shared/corpus, read-only): every feed file against manifest.json.
+"""The shared corpus (../shared/corpus, read-only): every feed file against manifest.json, every real page.
 
 manifest.json records what feedparser 6.0.14 finds in each file (entry count, first
 entry title). ``parse_document`` must agree, except for the deliberate deviations
@@ -160,3 +160,49 @@ async def test_real_feeds_over_http(server: Server) -> None:
             assert _signature(result.items) == want
     gzipped = [r for e, r in zip(chosen, results, strict=True) if e["path"].endswith("compressed.xml")]
     assert gzipped and all(r.status == "ok" and r.items for r in gzipped)  # feedparser alone finds none
+
+
+def _real_pages() -> list[Path]:
+    pages = sorted((_corpus() / "real-pages").rglob("*.html"))
+    assert len(pages) == 78
+    return pages
+
+
+def test_every_real_page_is_ingested_as_a_page() -> None:
+    """The 78 real pages, as `kind: page` sources without selectors: each either advertises a feed
+    (which the fetcher then reads instead) or is watched as one item with its title and text."""
+    root = _corpus() / "real-pages"
+    discovered = watched = 0
+    for path in _real_pages():
+        url = "https://pages.test/" + path.relative_to(root).as_posix()
+        doc = parse_document(path.read_bytes(), url=url, content_type="text/html", spec=spec(url, "page"), now=NOW)
+        if doc.feed_url:
+            assert doc.feed_url.startswith(("http://", "https://")) and not doc.items, path
+            discovered += 1
+        else:
+            [item] = doc.items
+            assert item.title and len(item.text) > 500 and item.link == url, path
+            assert "\ufffd" not in item.title, path  # decoded in the right charset (gb2312, Shift_JIS...)
+            watched += 1
+    assert (discovered, watched) == (44, 34)
+
+
+async def test_real_pages_over_http(server: Server) -> None:
+    """Real pages that advertise no feed, served over loopback with their own bytes, fetched as pages."""
+    root = _corpus() / "real-pages"
+    chosen: list[tuple[str, str, Path]] = []
+    for path in _real_pages():
+        body = path.read_bytes()
+        url = server.url(f"/p{len(chosen)}")
+        doc = parse_document(body, url=url, content_type="text/html", spec=spec(url, "page"), now=NOW)
+        if doc.feed_url is None:  # a discovered feed would be fetched from its real (outside) address
+            server.route(f"/p{len(chosen)}", body=body, headers={"Content-Type": "text/html"})
+            chosen.append((url, doc.items[0].title, path.relative_to(root)))
+    server.route("/robots.txt", 404)
+    async with Fetcher(settings(max_bytes=5_000_000, deadline=20, timeout=5, per_host=4), clock=FakeClock()) as f:
+        results = await asyncio.gather(*(f.fetch(spec(url, "page"), etag=None, last_modified=None)
+                                         for url, _, _ in chosen))
+    assert len(chosen) == 34
+    for (url, title, name), result in zip(chosen, results, strict=True):
+        assert result.status == "ok", (name, result.error)
+        assert [(i.link, i.title) for i in result.items] == [(url, title)], name
