@@ -183,11 +183,12 @@ def sources(config_path: Path, as_json: bool) -> None:
                 "next_due": iso(r.next_due), "items": r.items_stored, "error": r.last_error,
             }))
         return
-    table = Table("source", "kind", "vis.", "last success", "failures", "items", "next due", "error")
+    table = Table("source", "kind", "vis.", "last attempt", "HTTP", "last success", "failures", "items", "next due",
+                  "error")
     for r in rows:
-        table.add_row(r.id, r.kind, r.visibility, _short_time(r.last_success) or "never",
-                      str(r.consecutive_failures), str(r.items_stored), _short_time(r.next_due),
-                      r.last_error or "")
+        table.add_row(r.id, r.kind, r.visibility, _short_time(r.last_attempt) or "never", str(r.http_status or ""),
+                      _short_time(r.last_success) or "never", str(r.consecutive_failures), str(r.items_stored),
+                      _short_time(r.next_due), r.last_error or "")
     _report_console().print(table)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -134,4 +135,5 @@ def test_health_table_written_to_a_file_keeps_whole_errors_on_one_line(tmp_path:
     assert result.exit_code == 0, result.output
     gone = next(line for line in result.output.splitlines() if " gone " in line)
     assert "HTTP 404" in gone and "UTC" in gone  # the whole error and a short time, on the source's own line
+    assert re.search(r"│\s*404\s*│", gone)  # the status column
     assert "T" not in gone.split("UTC")[0].split()[-1]  # "2026-11-27 12:00:00 UTC", not an ISO timestamp

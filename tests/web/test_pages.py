@@ -113,7 +113,8 @@ def test_sources_page_for_support(client: TestClient, runtime: Runtime) -> None:
     sign_in(client, "sam")
     page = client.get("/sources").text
     assert "rejected" in page and "&#39;fed&#39; is not valid" in page
-    assert re.search(r'data-source="news">.*?Failing.*?no longer exists', page, re.S)
+    assert re.search(r'data-source="news">.*?Failing.*?last try [^<]* · HTTP 404.*?no longer exists', page, re.S)
+    assert re.search(r'data-source="news">.*?\d+ stored', page, re.S)  # items stored, beside items per day
     assert re.search(r'data-source="wire">.*?Backing off.*?overloaded', page, re.S)
     assert re.search(r'data-source="crm">.*?OK', page, re.S)
     broken = client.get("/sources?state=broken").text
