@@ -219,7 +219,29 @@ async def read_body(response: httpx.Response, max_bytes: int) -> bytes:
         if _HAVE_BROTLI and isinstance(exc, brotli.error):
             raise DecodingError("the server sent a corrupt compressed body") from exc
         raise
-    return bytes(body)
+    return _unwrap_stray_gzip(bytes(body), max_bytes)
+
+
+_GZIP_MAGIC = b"\x1f\x8b\x08"  # gzip, deflate method: no text format we read starts with these bytes
+
+
+def _unwrap_stray_gzip(body: bytes, max_bytes: int) -> bytes:
+    """A body still gzipped after its declared encodings (a .gz file served as XML, or gzipped twice), unwrapped.
+
+    Bounded like every decompression; a body that only looks like gzip is returned as it came, and the
+    parser then says what it is.
+    """
+    if not body.startswith(_GZIP_MAGIC):
+        return body
+    decoder = _Zlib(gzip=True)
+    try:
+        plain = decoder.decode(body, max_bytes)
+        decoder.finish()
+    except ResponseTooLarge:
+        raise _too_large(max_bytes) from None
+    except (zlib.error, DecodingError):
+        return body
+    return plain
 
 
 async def get(

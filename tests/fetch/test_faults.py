@@ -98,6 +98,27 @@ async def test_compressed_feed_is_decoded(server: Server, encoding: str) -> None
     assert len(result.items) == 1
 
 
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (gzip.compress(RSS), {"Content-Type": "application/xml"}),  # a .gz file served as XML, no encoding said
+        (gzip.compress(gzip.compress(RSS)), {"Content-Encoding": "gzip"}),  # gzipped twice, once declared
+    ],
+)
+async def test_stray_gzip_is_unwrapped(server: Server, body: bytes, headers: dict[str, str]) -> None:
+    url = server.route("/feed", body=body, headers=headers)
+    result = await fetch(url)
+    assert result.status == "ok", result.error
+    assert [i.title for i in result.items] == ["Acme raises Series B"]
+
+
+async def test_stray_gzip_bomb_is_cut_and_fake_gzip_is_not_a_feed(server: Server) -> None:
+    bomb = server.route("/bomb", body=gzip.compress(b"\0" * 20_000_000, 9))  # no Content-Encoding
+    assert_error(await fetch(bomb, max_bytes=1_000_000), "decompressed")
+    fake = server.route("/fake", body=b"\x1f\x8b\x08\x00garbage-here")
+    assert_error(await fetch(fake), "not a feed")
+
+
 async def test_corrupt_gzip(server: Server) -> None:
     url = server.route("/feed", body=b"\x1f\x8b\x08\x00garbage-here", headers={"Content-Encoding": "gzip"})
     assert_error(await fetch(url), "corrupt")
