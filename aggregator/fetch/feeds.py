@@ -8,6 +8,7 @@ XML entities are refused before any parser sees them (billion laughs, XXE).
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -77,10 +78,21 @@ def looks_like_html(body: bytes, *, anywhere: bool = False) -> bool:
 
 
 def html_error(body: bytes) -> NotAFeed:
-    """The plain-language error for HTML where a feed was expected."""
+    """The plain-language error for HTML where a feed was expected, naming the page by its title.
+
+    The title is often the whole story: "Document Moved", "404 Not Found" sent with a 200,
+    "Just a moment..." (a bot check), "Sign in".
+    """
     if _LOGIN_HINTS.search(body[:_PROBE]):
         return NotAFeed("not a feed: got an HTML login page (does the source need credentials?)")
+    found = _HTML_TITLE.search(body[:_PROBE])
+    title = clean_text(html.unescape(found.group(1).decode("utf-8", "replace")), limit=80) if found else ""
+    if title:
+        return NotAFeed(f"not a feed: got an HTML page titled {title!r}")
     return NotAFeed("not a feed: got an HTML page")
+
+
+_HTML_TITLE = re.compile(rb"<title[^>]*>([^<]{1,300})</title", re.I)
 
 
 def is_json(body: bytes) -> bool:

@@ -226,6 +226,11 @@ async def test_conditional_get_304(server: Server) -> None:
         (b"   \n", "application/rss+xml", "empty"),
         (bytes(range(256)) * 40, "application/octet-stream", "not a feed"),
         (b"<!DOCTYPE html><html><head><title>Acme</title></head><body>hi</body></html>", "text/html", "HTML page"),
+        (  # a soft redirect sent with 200 (rss-parser's unrecognized.rss): its title says what happened
+            b"<head><title>Document Moved</title></head><body><h1>Object Moved</h1></body>",
+            "text/xml",
+            "not a feed: got an HTML page titled 'Document Moved'",
+        ),
         (
             b"<html><head><title>Sign in</title></head><body><form><input type=password></form></body></html>",
             "text/html",
