@@ -460,7 +460,6 @@ class CueMatcher:
         for p, (words, _) in enumerate(self._patterns):
             text, is_prefix = words[0]
             (self._prefix if is_prefix else self._exact).setdefault(text, []).append(p)
-        self._prefix_sizes = sorted({len(text) for text in self._prefix})  # unused; kept: model files as they were
         self._first = self._first_words()
         self._reset()
 

@@ -59,7 +59,7 @@ def snippet(text: str | None, limit: int = 280) -> str:
 
 def item_headline(item: Any) -> str:
     """An item's title, or the start of its text when it has none (see aggregator.outputs.headline)."""
-    return headline(item.title, getattr(item, "text", None))
+    return headline(item.title, item.text)
 
 
 def fmt_date(value: datetime | None, with_time: bool = False) -> str:

@@ -34,6 +34,11 @@ class FetchError(Exception):
         super().__init__(message)
         self.message = message
 
+    def reword(self, message: str) -> None:
+        """Replace the message (to add where the failure happened) and keep ``args`` in step with it."""
+        self.message = message
+        self.args = (message,)
+
     def __str__(self) -> str:
         return self.message
 

@@ -25,6 +25,7 @@ from aggregator.fetch.sanitize import clean_text, html_to_text, text_to_html
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _LOGIN_HINTS = re.compile(rb"type\s*=\s*[\"']?password|<title>[^<]{0,80}(?:log ?in|sign ?in)", re.I)
 _PROBE = 1_000_000
+_HTML_TITLE = re.compile(rb"<title[^>]*>([^<]{1,300})</title", re.I)
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,6 @@ def html_error(body: bytes) -> NotAFeed:
         return NotAFeed(f"not a feed: got an HTML page titled {title!r}")
     return NotAFeed("not a feed: got an HTML page")
 
-
-_HTML_TITLE = re.compile(rb"<title[^>]*>([^<]{1,300})</title", re.I)
 
 
 def is_json(body: bytes) -> bool:

@@ -253,8 +253,7 @@ class Fetcher:
             parsed = await self._parse(response.body, response.url, content_type, feed_spec)
         except FetchError as exc:
             # The page itself was fine: say so, or support staff look for the fault in the wrong place.
-            exc.message = f"the page links to its feed at {display_url(feed_url)}, which failed: {exc.message}"
-            exc.args = (exc.message,)
+            exc.reword(f"the page links to its feed at {display_url(feed_url)}, which failed: {exc.message}")
             raise
         return self._ok(spec, parsed, response.url, None, None, response.status)
 

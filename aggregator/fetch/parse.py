@@ -77,6 +77,5 @@ def _html_with_hint(body: bytes, url: str, content_type: str | None) -> NotAFeed
     soup = soup_of(body, content_type)
     found = discover_feed(soup, base_of(soup, url))
     if found:
-        error.message += f"; the page links to a feed at {found}: use that URL instead"
-        error.args = (error.message,)
+        error.reword(f"{error.message}; the page links to a feed at {found}: use that URL instead")
     return error
