@@ -65,11 +65,29 @@ class _Request:
     policy: HopPolicy
 
 
+def _politeness_after(previous: Fetcher | None, settings: FetchSettings, clock: Clock) -> Politeness:
+    """Politeness state for new settings: the previous Fetcher's, kept whole while its limits still hold.
+
+    Otherwise a reload of config.yaml would hand every host a fresh request budget; with
+    new limits only the robots.txt cache carries over.
+    """
+    limits = {"concurrency": settings.concurrency, "per_host": settings.per_host,
+              "per_host_per_minute": settings.per_host_per_minute}
+    if previous is not None and previous._politeness.limits == limits:
+        return previous._politeness
+    politeness = Politeness(**limits, clock=clock)
+    if previous is not None:
+        politeness.robots = previous._politeness.robots
+    return politeness
+
+
 class Fetcher:
     """Fetches sources politely and safely; owns one httpx.AsyncClient.
 
     ``clock`` (aware UTC ``now``) drives budgets, robots.txt expiry, Retry-After and
     date checks; ``env`` is where auth secrets are read (default ``os.environ``).
+    ``previous``: the Fetcher this one replaces after a settings change; its per-host
+    budgets and robots.txt cache carry over.
     Use ``async with Fetcher(settings) as f`` or call :meth:`aclose`.
 
     ``parse_workers``: parse and sanitise in that many worker processes (CPU work off the
@@ -84,6 +102,7 @@ class Fetcher:
         clock: Clock = utc_now,
         env: Mapping[str, str] | None = None,
         parse_workers: int = 0,
+        previous: Fetcher | None = None,
     ) -> None:
         self._settings = settings
         self._parse_workers = parse_workers
@@ -98,12 +117,7 @@ class Fetcher:
             concurrency=settings.concurrency,
             contact=settings.contact,
         )
-        self._politeness = Politeness(
-            concurrency=settings.concurrency,
-            per_host=settings.per_host,
-            per_host_per_minute=settings.per_host_per_minute,
-            clock=clock,
-        )
+        self._politeness = _politeness_after(previous, settings, clock)
 
     async def __aenter__(self) -> Fetcher:
         return self

@@ -126,6 +126,12 @@ class Politeness:
         self._hosts: dict[str, _HostState] = {}
         self.robots: dict[str, RobotsEntry] = {}
 
+    @property
+    def limits(self) -> dict[str, int]:
+        """The limits this state enforces, as the constructor takes them."""
+        return {"concurrency": self._concurrency, "per_host": self._per_host,
+                "per_host_per_minute": self._per_minute}
+
     def _host(self, host: str) -> _HostState:
         state = self._hosts.get(host)
         if state is None:
