@@ -41,7 +41,7 @@ def _validate(loaded: LoadedYaml, environ: Mapping[str, str] | None) -> Config:
 
 
 def _resolve_relative_files(config: Config, base: Path) -> Config:
-    """`file://examples/x.csv` and a relative model_path are relative to config.yaml's folder."""
+    """`file://examples/x.csv`, a relative model_path and ca_bundle are relative to config.yaml's folder."""
 
     def fix(url: str) -> str:
         if url.startswith("file://") and not url.startswith("file:///"):
@@ -53,7 +53,11 @@ def _resolve_relative_files(config: Config, base: Path) -> Config:
     model_path = Path(config.classifier.model_path)
     classifier = config.classifier.model_copy(
         update={"model_path": str(model_path if model_path.is_absolute() else base / model_path)})
-    return config.model_copy(update={"sources": sources, "templates": templates, "classifier": classifier})
+    fetch = config.fetch
+    if fetch.ca_bundle:
+        fetch = fetch.model_copy(update={"ca_bundle": str(base / fetch.ca_bundle)})  # an absolute path stays
+    return config.model_copy(update={"sources": sources, "templates": templates, "classifier": classifier,
+                                     "fetch": fetch})
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:

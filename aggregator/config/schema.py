@@ -212,6 +212,11 @@ class FetchSettings(Strict):
     allow_networks: list[str] = Field(
         default=[], description="Private networks (CIDR) sources may reach, e.g. an intranet."
     )
+    ca_bundle: str | None = Field(
+        default=None,
+        description="PEM file of CA certificates trusted for HTTPS besides the usual public ones, "
+                    "such as an intranet's own CA; relative to config.yaml's folder.",
+    )
 
     @field_validator("allow_networks")
     @classmethod

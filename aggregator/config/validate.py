@@ -1,4 +1,4 @@
-"""Checks that need the whole file: duplicate ids, references, placeholders, secrets.
+"""Checks that need the whole file: duplicate ids, references, placeholders, secrets, files it names.
 
 They run on the raw data, tolerant of wrong shapes, so that ``funnelfeed check``
 reports these problems alongside the field errors instead of after them.
@@ -7,8 +7,10 @@ reports these problems alongside the field errors instead of after them.
 from __future__ import annotations
 
 import os
+import ssl
 import string
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from aggregator.config.messages import did_you_mean, key_path
@@ -37,6 +39,17 @@ def placeholders_in(url: str) -> list[str]:
         return ["<unbalanced braces>"]
 
 
+def ca_bundle_trouble(path: Path) -> str | None:
+    """Why the CA bundle at ``path`` cannot be used for HTTPS, or None if it can."""
+    if not path.is_file():
+        return f"no file at {path}: give the PEM file of your organisation's CA certificates"
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        return f"{path} holds no usable PEM CA certificate ({exc.__class__.__name__}: {exc})"
+    return None
+
+
 def cross_check(loaded: LoadedYaml, environ: Mapping[str, str] | None = None) -> list[ConfigProblem]:
     """Every problem that a single field's validation cannot see."""
     env = os.environ if environ is None else environ
@@ -52,6 +65,13 @@ def cross_check(loaded: LoadedYaml, environ: Mapping[str, str] | None = None) ->
     def check_ref(loc: Sequence[str | int], ref: str) -> None:
         if ref not in prospect_ids:
             problems.append(problem(loc, f"unknown prospect {ref!r}{did_you_mean(ref, prospect_ids)}"))
+
+    fetch = data.get("fetch") if isinstance(data, dict) else None
+    ca_bundle = fetch.get("ca_bundle") if isinstance(fetch, dict) else None
+    if isinstance(ca_bundle, str):
+        trouble = ca_bundle_trouble(Path(loaded.path).resolve().parent / ca_bundle)
+        if trouble:
+            problems.append(problem(("fetch", "ca_bundle"), trouble))
 
     for section in ("prospects", "templates", "sources", "reps"):
         seen: dict[str, int] = {}

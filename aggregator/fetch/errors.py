@@ -111,6 +111,26 @@ def _seconds(value: float) -> str:
     return f"{value:g} s"
 
 
+_UNKNOWN_ISSUER = ("unable to get local issuer certificate", "self-signed certificate", "self signed certificate")
+
+
+def _cert_verification_error(exc: BaseException) -> ConnectionFailed | None:
+    """A failed certificate check (httpx wraps ssl's error), with OpenSSL's reason and what to do."""
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, ssl.SSLCertVerificationError):
+        seen = seen.__cause__ or seen.__context__
+    if seen is None:
+        return None
+    reason = (seen.verify_message or "").strip().rstrip(".")
+    message = "the server's TLS certificate could not be verified"
+    if reason:
+        message += f" ({reason})"
+    if reason.lower().startswith(_UNKNOWN_ISSUER):
+        message += ("; if it is signed by your organisation's own CA, name that CA's PEM file in "
+                    "config.yaml as fetch: {ca_bundle: PATH}")
+    return ConnectionFailed(message)
+
+
 def map_httpx_error(exc: Exception, *, timeout: float) -> FetchError:
     """Translate an httpx/ssl/zlib exception into a FetchError with a plain message.
 
@@ -125,8 +145,9 @@ def map_httpx_error(exc: Exception, *, timeout: float) -> FetchError:
         return FetchTimeout(f"the server sent nothing for {_seconds(timeout)}")
     if isinstance(exc, httpx.TimeoutException):
         return FetchTimeout(f"the server did not respond within {_seconds(timeout)}")
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return ConnectionFailed("the server's TLS certificate could not be verified")
+    verification = _cert_verification_error(exc)
+    if verification is not None:
+        return verification
     if isinstance(exc, ssl.SSLError):
         return ConnectionFailed("the TLS handshake with the server failed")
     if isinstance(exc, httpx.ConnectError):

@@ -116,6 +116,7 @@ class Fetcher:
             timeout=self._timeout,
             concurrency=settings.concurrency,
             contact=settings.contact,
+            ca_bundle=settings.ca_bundle,
         )
         self._politeness = _politeness_after(previous, settings, clock)
 

@@ -9,6 +9,7 @@ only to the origin written in the source's URL.
 
 from __future__ import annotations
 
+import ssl
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -162,25 +163,37 @@ class Response:
 class _GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx transport whose connections are opened through netguard's GuardedBackend."""
 
-    def __init__(self, allowed: tuple[IPNetwork, ...], limits: httpx.Limits) -> None:
+    def __init__(self, allowed: tuple[IPNetwork, ...], limits: httpx.Limits, ca_bundle: str | None) -> None:
         super().__init__(limits=limits, trust_env=False)
         # httpx has no public hook for the pool or the network backend, so its pool is
         # replaced by ours (see aggregator.fetch.pool for why not httpcore's).
         self._pool = LeanPool(  # type: ignore[assignment]
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context(ca_bundle),
             network_backend=GuardedBackend(allowed),
             max_idle=limits.max_keepalive_connections or 0,
             keepalive_expiry=limits.keepalive_expiry,
         )
 
 
+def ssl_context(ca_bundle: str | None = None) -> ssl.SSLContext:
+    """The public CAs httpx trusts (certifi's), plus those in ``ca_bundle`` (an intranet's own CA).
+
+    Environment variables such as SSL_CERT_FILE are ignored on purpose: what is trusted
+    is written in config.yaml, where support staff can see it.
+    """
+    context = httpx.create_ssl_context(trust_env=False)
+    if ca_bundle:
+        context.load_verify_locations(cafile=ca_bundle)
+    return context
+
+
 def build_client(
-    *, allowed: tuple[IPNetwork, ...], timeout: float, concurrency: int, contact: str
+    *, allowed: tuple[IPNetwork, ...], timeout: float, concurrency: int, contact: str, ca_bundle: str | None = None
 ) -> httpx.AsyncClient:
     """The one AsyncClient a Fetcher owns: no env proxies, no auto-redirects, our timeouts."""
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
     return httpx.AsyncClient(
-        transport=_GuardedTransport(allowed, limits),
+        transport=_GuardedTransport(allowed, limits, ca_bundle),
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
         trust_env=False,
