@@ -14,6 +14,7 @@ import os
 import random
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
@@ -105,7 +106,7 @@ class Pipeline:
         config = self.runtime.config
         model_mtime = _mtime(config.classifier.model_path)
         pool = self._tag_pool
-        if pool is None or pool.config is not config or pool.model_mtime != model_mtime:
+        if pool is None or pool.config is not config or pool.model_mtime != model_mtime or pool.broken:
             self.tagger()  # builds (and caches on disk) the seed model once, in this process
             if pool is not None:
                 pool.close()
@@ -130,6 +131,9 @@ class Pipeline:
             return {}
         try:
             tags = await pool.tag(spec, changed)
+        except BrokenProcessPool:
+            log.warning("a tagging process died; tagging %s in-process, and starting new tagging processes", spec.id)
+            return None
         except Exception:
             log.exception("tagging in the process pool failed for %s; tagging in-process", spec.id)
             return None

@@ -2,7 +2,8 @@
 
 Each process builds its own ``ItemTagger`` once (the seed model comes from the disk
 cache the parent wrote), then tags batches sent to it. The pool belongs to one
-configuration and model file; the pipeline replaces it when either changes.
+configuration and model file; the pipeline replaces it when either changes, and when
+one of its processes has died.
 
 Requests from many sources are merged into one batch while every process is busy:
 tagging 20 items costs nearly as much fixed work (sparse matrices, model products)
@@ -20,6 +21,7 @@ import functools
 import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from aggregator.config.schema import Config
 from aggregator.storage import Tag
@@ -62,6 +64,7 @@ class TagPool:
         self._in_flight = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.batches_sent = 0
+        self.broken = False  # a process died (killed, out of memory): the pipeline starts a new pool
 
     def warm_up(self) -> None:
         """Start every process and build its tagger now, not on the first fetched item."""
@@ -96,7 +99,8 @@ class TagPool:
                 size += len(job[0])
             try:
                 future = self._pool.submit(_tag, [i for inputs, _ in jobs for i in inputs])
-            except RuntimeError as exc:  # the pool was shut down
+            except RuntimeError as exc:  # the pool was shut down, or broken by a process that died
+                self.broken = self.broken or isinstance(exc, BrokenProcessPool)
                 for _, done in jobs:
                     if not done.done():
                         done.set_exception(exc)
@@ -111,6 +115,7 @@ class TagPool:
             error: BaseException | None = RuntimeError("the tagging processes were shut down")
         else:
             error = future.exception()
+            self.broken = self.broken or isinstance(error, BrokenProcessPool)
         start = 0
         for inputs, done in jobs:
             if not done.done():  # a caller that gave up has nothing to receive

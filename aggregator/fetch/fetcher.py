@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -21,6 +22,7 @@ from aggregator.fetch import http
 from aggregator.fetch.errors import (
     BlockedAddress,
     FetchError,
+    ParseError,
     RateLimited,
     SourceSetupError,
     display_url,
@@ -279,7 +281,29 @@ class Fetcher:
         pool = self._parse_pool()
         if pool is None:
             return await asyncio.to_thread(call)
-        return await asyncio.get_running_loop().run_in_executor(pool, call)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(pool, call)
+        except BrokenProcessPool:
+            self._discard_pool(pool)
+        # A parse process died (killed, out of memory, a crash in a C parser), perhaps on this
+        # document, perhaps on another parsed at the same time: all of them fail together.
+        # Each tries once more in a fresh pool, so only a document that kills it again fails.
+        pool = self._parse_pool()
+        assert pool is not None
+        try:
+            return await loop.run_in_executor(pool, call)
+        except BrokenProcessPool:
+            self._discard_pool(pool)
+            raise ParseError("the parsing process died on this document twice (killed, out of memory or "
+                             "crashed); it is tried again at the next fetch") from None
+
+    def _discard_pool(self, pool: ProcessPoolExecutor) -> None:
+        """Forget a broken pool (once, however many parses saw it break); the next parse starts a new one."""
+        if self._pool is pool:
+            logger.warning("a parsing process died; starting new parsing processes")
+            self._pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
 
     async def _get(self, url: str, request: _Request, headers: Mapping[str, str]) -> http.Response:
         return await http.get(
