@@ -25,10 +25,11 @@ from tests.helpers import feed_server
 def _kill(pool: ProcessPoolExecutor | None) -> int:
     """SIGKILL every process of ``pool``; how many were killed."""
     processes = list((pool._processes or {}).values()) if pool is not None else []  # type: ignore[attr-defined]
-    for process in processes:
+    pids = [process.pid for process in processes if process.pid is not None]
+    for pid in pids:
         with suppress(ProcessLookupError):
-            os.kill(process.pid, signal.SIGKILL)
-    return len(processes)
+            os.kill(pid, signal.SIGKILL)
+    return len(pids)
 
 
 @contextmanager
