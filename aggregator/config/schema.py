@@ -12,6 +12,7 @@ import ipaddress
 import re
 from datetime import timedelta
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -217,6 +218,31 @@ class FetchSettings(Strict):
         description="PEM file of CA certificates trusted for HTTPS besides the usual public ones, "
                     "such as an intranet's own CA; relative to config.yaml's folder.",
     )
+    proxy: str | None = Field(
+        default=None,
+        description="HTTP proxy that external sources are fetched through, e.g. http://proxy.corp.example:3128; "
+                    "internal sources are fetched directly.",
+    )
+    proxy_auth: BasicAuth | None = Field(
+        default=None, description="Basic credentials for the proxy; the password comes from an environment variable."
+    )
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/") or parts.query:
+            raise ValueError(f"{value!r} is not a proxy address: write it like http://proxy.example:3128")
+        if parts.username or parts.password:
+            raise ValueError("put the proxy's credentials in proxy_auth (password from an environment variable), "
+                             "not in the URL")
+        try:
+            parts.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError:
+            raise ValueError(f"{value!r} has a port that is not a number") from None
+        return value
 
     @field_validator("allow_networks")
     @classmethod

@@ -72,6 +72,13 @@ def cross_check(loaded: LoadedYaml, environ: Mapping[str, str] | None = None) ->
         trouble = ca_bundle_trouble(Path(loaded.path).resolve().parent / ca_bundle)
         if trouble:
             problems.append(problem(("fetch", "ca_bundle"), trouble))
+    proxy_auth = fetch.get("proxy_auth") if isinstance(fetch, dict) else None
+    password_env = proxy_auth.get("password_env") if isinstance(proxy_auth, dict) else None
+    if isinstance(password_env, str) and password_env not in env:
+        problems.append(problem(("fetch", "proxy_auth"), f"environment variable {password_env} is not set; "
+                                "export it before starting funnelfeed"))
+    if isinstance(proxy_auth, dict) and not (isinstance(fetch, dict) and fetch.get("proxy")):
+        problems.append(problem(("fetch", "proxy_auth"), "proxy_auth needs 'proxy:' (the proxy's address)"))
 
     for section in ("prospects", "templates", "sources", "reps"):
         seen: dict[str, int] = {}

@@ -150,6 +150,11 @@ def map_httpx_error(exc: Exception, *, timeout: float) -> FetchError:
         return verification
     if isinstance(exc, ssl.SSLError):
         return ConnectionFailed("the TLS handshake with the server failed")
+    if isinstance(exc, httpx.ProxyError):  # the proxy answered CONNECT with an error status
+        reason = str(exc).strip()
+        if reason.startswith("407"):
+            return ConnectionFailed("the proxy asks for credentials (HTTP 407): check fetch.proxy_auth")
+        return ConnectionFailed(f"the proxy would not connect us to the site (HTTP {reason})")
     if isinstance(exc, httpx.ConnectError):
         cause = str(exc).lower()
         if "certificate" in cause:
@@ -185,6 +190,7 @@ def status_error(status: int, retry_after: datetime | None = None) -> HTTPStatus
         401: "access denied (HTTP 401): check the source's credentials",
         403: "access forbidden (HTTP 403): check the source's credentials or whether it blocks us",
         404: "not found (HTTP 404): check the URL",
+        407: "the proxy asks for credentials (HTTP 407): check fetch.proxy_auth",
         410: "gone (HTTP 410): the source was removed; consider disabling it",
     }
     if status in messages:

@@ -113,12 +113,14 @@ class Fetcher:
         self._env = os.environ if env is None else env
         self._allowed = parse_networks(settings.allow_networks)
         self._timeout = settings.timeout.total_seconds()
+        proxy_authorization, self._proxy_secrets, self._proxy_problem = self._proxy_credentials()
         self._client = http.build_client(
             allowed=self._allowed,
             timeout=self._timeout,
             concurrency=settings.concurrency,
             contact=settings.contact,
             ca_bundle=settings.ca_bundle,
+            proxy=http.proxy_route(settings.proxy, proxy_authorization),
         )
         self._politeness = _politeness_after(previous, settings, clock)
 
@@ -197,9 +199,24 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         secret_headers, secrets = self._auth(spec)
+        if spec.visibility == "external" and self._settings.proxy:  # external sources go through the proxy
+            if self._proxy_problem:
+                raise SourceSetupError(self._proxy_problem)
+            secrets += self._proxy_secrets
         host = (urlsplit(spec.url).hostname or "").lower()
         policy = HopPolicy(self._allowed, spec.visibility == "external", host)
         return _Request(headers, secret_headers, secrets, policy)
+
+    def _proxy_credentials(self) -> tuple[str | None, tuple[str, ...], str | None]:
+        """(Proxy-Authorization value, secrets to redact, what is wrong) from ``fetch.proxy_auth``."""
+        auth = self._settings.proxy_auth
+        if auth is None or not self._settings.proxy:
+            return None, (), None
+        password = self._env.get(auth.password_env)
+        if not password:
+            return None, (), f"environment variable {auth.password_env} is not set (proxy password)"
+        token = base64.b64encode(f"{auth.username}:{password}".encode()).decode()
+        return f"Basic {token}", (password, token), None
 
     def _auth(self, spec: SourceSpec) -> tuple[dict[str, str], tuple[str, ...]]:
         """Auth headers from environment variables named in config; never the values in errors."""

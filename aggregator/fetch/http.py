@@ -17,6 +17,7 @@ from importlib import metadata
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from aggregator.fetch.errors import (
@@ -28,8 +29,8 @@ from aggregator.fetch.errors import (
     display_url,
     map_httpx_error,
 )
-from aggregator.fetch.netguard import GuardedBackend, HopPolicy, IPNetwork, current_policy, resolve
-from aggregator.fetch.pool import LeanPool
+from aggregator.fetch.netguard import GuardedBackend, HopPolicy, IPNetwork, ProxyBackend, current_policy, resolve
+from aggregator.fetch.pool import LeanPool, ProxyRoute
 
 try:  # optional: only advertise br when we can decode it with a bounded output buffer
     import brotli
@@ -163,7 +164,8 @@ class Response:
 class _GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx transport whose connections are opened through netguard's GuardedBackend."""
 
-    def __init__(self, allowed: tuple[IPNetwork, ...], limits: httpx.Limits, ca_bundle: str | None) -> None:
+    def __init__(self, allowed: tuple[IPNetwork, ...], limits: httpx.Limits, ca_bundle: str | None,
+                 proxy: ProxyRoute | None) -> None:
         super().__init__(limits=limits, trust_env=False)
         # httpx has no public hook for the pool or the network backend, so its pool is
         # replaced by ours (see aggregator.fetch.pool for why not httpcore's).
@@ -172,7 +174,18 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
             network_backend=GuardedBackend(allowed),
             max_idle=limits.max_keepalive_connections or 0,
             keepalive_expiry=limits.keepalive_expiry,
+            proxy=proxy,
         )
+
+
+def proxy_route(proxy: str | None, authorization: str | None = None) -> ProxyRoute | None:
+    """The route through ``fetch.proxy`` (``http://host:port``), with its Proxy-Authorization value if any."""
+    if not proxy:
+        return None
+    parts = urlsplit(proxy)
+    host, port = (parts.hostname or "").lower(), parts.port or 80
+    headers = [(b"Proxy-Authorization", authorization.encode("latin-1"))] if authorization else []
+    return ProxyRoute(httpcore.Origin(b"http", host.encode("idna"), port), headers, ProxyBackend(host, port))
 
 
 def ssl_context(ca_bundle: str | None = None) -> ssl.SSLContext:
@@ -188,12 +201,13 @@ def ssl_context(ca_bundle: str | None = None) -> ssl.SSLContext:
 
 
 def build_client(
-    *, allowed: tuple[IPNetwork, ...], timeout: float, concurrency: int, contact: str, ca_bundle: str | None = None
+    *, allowed: tuple[IPNetwork, ...], timeout: float, concurrency: int, contact: str, ca_bundle: str | None = None,
+    proxy: ProxyRoute | None = None,
 ) -> httpx.AsyncClient:
-    """The one AsyncClient a Fetcher owns: no env proxies, no auto-redirects, our timeouts."""
+    """The one AsyncClient a Fetcher owns: no env proxies (only ``fetch.proxy``), no auto-redirects, our timeouts."""
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
     return httpx.AsyncClient(
-        transport=_GuardedTransport(allowed, limits, ca_bundle),
+        transport=_GuardedTransport(allowed, limits, ca_bundle, proxy),
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
         trust_env=False,

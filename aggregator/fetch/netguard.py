@@ -155,3 +155,43 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+
+class ProxyBackend(httpcore.AsyncNetworkBackend):
+    """Dials the configured proxy and nothing else.
+
+    Support staff named the proxy in config.yaml, so it may sit on a private network
+    without being in ``allow_networks``; what external sources ask it to reach is
+    checked hop by hop in ``http.get`` before each request.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self.host, self.port = host, port
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        if (host.strip("[]").lower(), port) != (self.host, self.port):
+            raise BlockedAddress(f"refused to dial {host}:{port} through the proxy backend")
+        where = f"{self.host}:{self.port}"
+        try:
+            return await self._inner.connect_tcp(host, port, timeout=timeout, local_address=local_address,
+                                                  socket_options=socket_options)
+        except httpcore.ConnectTimeout as exc:
+            raise ConnectionFailed(f"could not connect to the proxy at {where} within {timeout:g} s") from exc
+        except (httpcore.ConnectError, OSError) as exc:
+            raise ConnectionFailed(f"could not connect to the proxy at {where} (check fetch.proxy)") from exc
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddress("unix sockets are never fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)

@@ -16,30 +16,43 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpcore
+from httpcore._async.http_proxy import AsyncForwardHTTPConnection, AsyncTunnelHTTPConnection
 
-from aggregator.fetch.netguard import GuardedBackend, current_policy
+from aggregator.fetch.netguard import GuardedBackend, ProxyBackend, current_policy
 
 #: what a reused keep-alive connection raises when the server had already closed it
 _STALE = (httpcore.RemoteProtocolError, httpcore.ReadError, httpcore.WriteError)
 #: (scheme, host, port, external, configured host) of the connections in one idle list.
 PoolKey = tuple[bytes, bytes, int | None, bool, bool]
+Connection = httpcore.AsyncConnectionInterface
+
+
+@dataclass(frozen=True)
+class ProxyRoute:
+    """The HTTP proxy external sources go through: CONNECT tunnels for https, absolute URLs for http."""
+
+    origin: httpcore.Origin
+    headers: list[tuple[bytes, bytes]]  # Proxy-Authorization, when the proxy needs credentials
+    backend: ProxyBackend
 
 
 class LeanPool:
     """Implements the part of httpcore's pool interface that httpx's transport uses."""
 
     def __init__(self, *, ssl_context: ssl.SSLContext, network_backend: GuardedBackend, max_idle: int,
-                 keepalive_expiry: float | None) -> None:
+                 keepalive_expiry: float | None, proxy: ProxyRoute | None = None) -> None:
         self._ssl_context = ssl_context
         self._backend = network_backend
+        self._proxy = proxy
         self._max_idle = max_idle
         self._expiry = keepalive_expiry
-        self._idle: dict[PoolKey, list[httpcore.AsyncHTTPConnection]] = {}
+        self._idle: dict[PoolKey, list[Connection]] = {}
         self._idle_count = 0
-        self._orphans: list[httpcore.AsyncHTTPConnection] = []
+        self._orphans: list[Connection] = []
         self._closed = False
 
     def _key(self, origin: httpcore.Origin) -> PoolKey:
@@ -49,7 +62,7 @@ class LeanPool:
         same_host = policy is not None and host.strip("[]") == policy.configured_host
         return (origin.scheme, origin.host, origin.port, external, same_host)
 
-    def _take(self, key: PoolKey) -> httpcore.AsyncHTTPConnection | None:
+    def _take(self, key: PoolKey) -> Connection | None:
         idle = self._idle.get(key)
         while idle:
             connection = idle.pop()
@@ -80,9 +93,7 @@ class LeanPool:
                 await connection.aclose()
                 raise
         if connection is None:
-            connection = httpcore.AsyncHTTPConnection(
-                origin=origin, ssl_context=self._ssl_context, keepalive_expiry=self._expiry,
-                http1=True, http2=False, network_backend=self._backend)
+            connection = self._connect(origin, external=key[3])
             try:
                 response = await connection.handle_async_request(request)
             except BaseException:
@@ -92,7 +103,22 @@ class LeanPool:
         return httpcore.Response(status=response.status, headers=response.headers, content=stream,
                                  extensions=response.extensions)
 
-    async def _release(self, key: PoolKey, connection: httpcore.AsyncHTTPConnection) -> None:
+    def _connect(self, origin: httpcore.Origin, *, external: bool) -> Connection:
+        """A new connection to ``origin``: through the proxy for external sources when there is one."""
+        proxy = self._proxy if external else None
+        if proxy is None:
+            return httpcore.AsyncHTTPConnection(
+                origin=origin, ssl_context=self._ssl_context, keepalive_expiry=self._expiry,
+                http1=True, http2=False, network_backend=self._backend)
+        if origin.scheme == b"https":
+            return AsyncTunnelHTTPConnection(
+                proxy_origin=proxy.origin, remote_origin=origin, ssl_context=self._ssl_context,
+                proxy_headers=proxy.headers, keepalive_expiry=self._expiry, network_backend=proxy.backend)
+        return AsyncForwardHTTPConnection(
+            proxy_origin=proxy.origin, remote_origin=origin, proxy_headers=proxy.headers,
+            keepalive_expiry=self._expiry, network_backend=proxy.backend)
+
+    async def _release(self, key: PoolKey, connection: Connection) -> None:
         """Keep a connection whose exchange finished cleanly; close any other."""
         if not self._closed and connection.is_idle() and self._idle_count < self._max_idle:
             self._idle.setdefault(key, []).append(connection)
@@ -100,7 +126,7 @@ class LeanPool:
         else:
             await connection.aclose()
 
-    def _discard(self, connection: httpcore.AsyncHTTPConnection) -> None:
+    def _discard(self, connection: Connection) -> None:
         # Closing needs an await that _take cannot do: closed at the next release or aclose().
         self._orphans.append(connection)
 
@@ -128,7 +154,7 @@ class LeanPool:
 class _ReleasingStream:
     """The response body; closing it hands the connection back to the pool."""
 
-    def __init__(self, stream: Any, pool: LeanPool, key: PoolKey, connection: httpcore.AsyncHTTPConnection) -> None:
+    def __init__(self, stream: Any, pool: LeanPool, key: PoolKey, connection: Connection) -> None:
         self._stream = stream
         self._pool = pool
         self._key = key

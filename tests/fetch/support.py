@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aggregator.config.schema import FetchSettings
 from aggregator.types import SourceSpec
+from tests.helpers import rss
+
+if TYPE_CHECKING:
+    import trustme
 
 Handler = Callable[["Request"], None]
 
@@ -180,3 +185,48 @@ def drip(req: Request, chunk: bytes, interval: float, limit_s: float = 10.0) -> 
         req.wfile.flush()
         if interval:
             time.sleep(interval)
+
+
+class _Feed(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        body = rss("intranet")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _TLSServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # the client refusing our certificate is what some tests want
+
+
+@contextlib.contextmanager
+def https_server(cert: trustme.LeafCert) -> Iterator[str]:
+    """An HTTPS feed server on 127.0.0.1 presenting ``cert``; yields its base URL."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    httpd = _TLSServer(("127.0.0.1", 0), _Feed)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (just now)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

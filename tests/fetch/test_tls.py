@@ -7,11 +7,6 @@ names it, and a source that fails verification says why and what to do.
 from __future__ import annotations
 
 import asyncio
-import ssl
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,46 +19,7 @@ from aggregator.fetch import Fetcher
 from aggregator.pipeline import Pipeline
 from aggregator.runtime import open_runtime
 from aggregator.types import FetchResult
-from tests.fetch.support import settings, spec
-from tests.helpers import rss
-
-
-class _Feed(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        body = rss("intranet")
-        self.send_response(200)
-        self.send_header("Content-Type", "application/rss+xml")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-class _TLSServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # the client refusing our certificate is what some tests want
-
-
-@contextmanager
-def https_server(cert: trustme.LeafCert) -> Iterator[str]:
-    """An HTTPS feed server on 127.0.0.1 presenting ``cert``; yields its base URL."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    cert.configure_cert(context)
-    httpd = _TLSServer(("127.0.0.1", 0), _Feed)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+from tests.fetch.support import https_server, settings, spec
 
 
 @pytest.fixture(scope="module")

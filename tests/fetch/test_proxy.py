@@ -1,0 +1,115 @@
+"""External sources through `fetch.proxy` (a corporate proxy); internal sources directly.
+
+Every test runs a real proxy (tests/fetch/proxy.py) and real feed servers on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+import trustme
+
+from aggregator.config import load_config_text
+from aggregator.errors import ConfigError
+from aggregator.fetch import Fetcher
+from aggregator.types import FetchResult
+from tests.fetch.proxy import proxy_server
+from tests.fetch.support import Server, free_port, https_server, settings, spec
+from tests.helpers import feed_server
+
+CREDENTIALS = "Basic " + base64.b64encode(b"feeds:s3cret-pw").decode()
+
+
+def _fetch(url: str, *, visibility: str = "external", env: Mapping[str, str] | None = None,
+           **overrides: Any) -> FetchResult:
+    async def go() -> FetchResult:
+        async with Fetcher(settings(**overrides), env=env or {}) as fetcher:
+            return await fetcher.fetch(spec(url, visibility=visibility), etag=None, last_modified=None)
+
+    return asyncio.run(go())
+
+
+def test_an_external_http_source_goes_through_the_proxy() -> None:
+    with feed_server().running() as feeds, proxy_server() as proxy:
+        result = _fetch(feeds.base + "/feed/a.xml", proxy=proxy.url)
+    assert result.status == "ok" and len(result.items) == 3
+    assert proxy.seen == [("GET", feeds.base + "/feed/a.xml", None)]
+    assert feeds.hits["/feed/a.xml"] == 1
+
+
+def test_an_external_https_source_is_tunnelled_through_the_proxy(tmp_path: Any) -> None:
+    ca = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    with https_server(ca.issue_cert("127.0.0.1")) as base, proxy_server() as proxy:
+        result = _fetch(base + "/feed.xml", proxy=proxy.url, ca_bundle=str(bundle))
+    assert result.status == "ok", result.error
+    assert [(method, target) for method, target, _ in proxy.seen] == [("CONNECT", base.removeprefix("https://"))]
+
+
+def test_internal_sources_never_use_the_proxy() -> None:
+    with feed_server().running() as feeds, proxy_server() as proxy:
+        result = _fetch(feeds.base + "/feed/a.xml", visibility="internal", proxy=proxy.url)
+    assert result.status == "ok" and proxy.seen == []
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_proxy_credentials_come_from_the_environment_and_never_show(tls: bool, tmp_path: Any) -> None:
+    ca = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    auth = {"username": "feeds", "password_env": "PROXY_PASSWORD"}
+    with feed_server().running() as feeds, https_server(ca.issue_cert("127.0.0.1")) as secure, \
+            proxy_server(credentials=CREDENTIALS) as proxy:
+        url = (secure + "/feed.xml") if tls else (feeds.base + "/feed/a.xml")
+        good = _fetch(url, proxy=proxy.url, proxy_auth=auth, ca_bundle=str(bundle),
+                      env={"PROXY_PASSWORD": "s3cret-pw"})
+        wrong = _fetch(url, proxy=proxy.url, proxy_auth=auth, ca_bundle=str(bundle),
+                       env={"PROXY_PASSWORD": "not-it"})
+        unset = _fetch(url, proxy=proxy.url, proxy_auth=auth, ca_bundle=str(bundle))
+    assert good.status == "ok", good.error
+    assert proxy.seen[0][2] == CREDENTIALS
+    assert wrong.error == "the proxy asks for credentials (HTTP 407): check fetch.proxy_auth"
+    assert unset.error == "environment variable PROXY_PASSWORD is not set (proxy password)"
+    assert len(proxy.seen) == 2  # the unset password never reached the proxy
+    for result in (wrong, unset):
+        assert "s3cret" not in repr(result) and "not-it" not in repr(result)
+
+
+def test_a_proxy_that_is_down_is_named() -> None:
+    port = free_port()
+    with feed_server().running() as feeds:
+        result = _fetch(feeds.base + "/feed/a.xml", proxy=f"http://127.0.0.1:{port}")
+    assert result.error == f"could not connect to the proxy at 127.0.0.1:{port} (check fetch.proxy)"
+
+
+def test_targets_behind_the_proxy_are_still_checked(server: Server, intranet: Server) -> None:
+    """The proxy may reach the intranet; an external source must not, directly or by redirect."""
+    private = intranet.route("/feed.xml", body=b"<rss version='2.0'><channel><item><title>secret</title></item>"
+                                               b"</channel></rss>")
+    hop = server.route("/hop", status=302, headers={"Location": private})
+    with proxy_server() as proxy:
+        direct = _fetch(private, proxy=proxy.url)
+        redirected = _fetch(hop, proxy=proxy.url)
+    assert direct.error and direct.error.startswith("refused to connect to 127.0.0.2")
+    assert redirected.error and redirected.error.startswith("refused to connect to 127.0.0.2")
+    assert [target for _, target, _ in proxy.seen] == [hop]
+
+
+@pytest.mark.parametrize(("fetch", "expected"), [
+    ("{proxy: 'http://me:pw@proxy.example:3128'}", "put the proxy's credentials in proxy_auth"),
+    ("{proxy: 'https://proxy.example:3128'}", "is not a proxy address: write it like http://proxy.example:3128"),
+    ("{proxy: 'http://proxy.example:port'}", "has a port that is not a number"),
+    ("{proxy_auth: {username: u, password_env: PROXY_PW}}", "proxy_auth needs 'proxy:'"),
+    ("{proxy: 'http://proxy.example:3128', proxy_auth: {username: u, password_env: PROXY_PW}}",
+     "environment variable PROXY_PW is not set"),
+])
+def test_check_explains_a_proxy_setting_it_cannot_use(fetch: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config_text(f"fetch: {fetch}\n", environ={})
+    assert any(expected in str(problem) and "fetch.proxy" in str(problem) for problem in info.value.problems), \
+        [str(p) for p in info.value.problems]
