@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -22,6 +23,7 @@ import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import Counter
 
+from aggregator.errors import FunnelfeedError
 from aggregator.pipeline import Pipeline
 from aggregator.runtime import Runtime
 from aggregator.types import FetchOutcome
@@ -43,13 +45,20 @@ class Dispatcher:
         self.runtime = runtime
         self.pipeline = Pipeline(runtime)
         self.owner = owner or owner_id()
-        settings = runtime.config.fetch
-        self.capacity = capacity or settings.concurrency * 2
-        # A lease outlives the hard deadline of a fetch (twice over, plus queueing slack),
-        # so only a dead worker's lease ever expires.
-        self.lease = settings.deadline * 2 + timedelta(seconds=5)
+        self._capacity = capacity
         self.in_flight: set[asyncio.Task[FetchOutcome]] = set()
         self.completed = 0
+
+    @property
+    def capacity(self) -> int:
+        """Fetches kept in flight: twice fetch.concurrency (read at each dispatch, so an edit applies)."""
+        return self._capacity or self.runtime.config.fetch.concurrency * 2
+
+    @property
+    def lease(self) -> timedelta:
+        """A lease outlives the hard deadline of a fetch (twice over, plus queueing slack),
+        so only a dead worker's lease ever expires."""
+        return self.runtime.config.fetch.deadline * 2 + timedelta(seconds=5)
 
     async def warm_up(self) -> None:
         """Build the tagger (seconds of training on a cold cache) before fetches hold leases."""
@@ -126,29 +135,69 @@ class _Server(uvicorn.Server):
         self.should_exit = True
 
 
-async def serve(runtime: Runtime, host: str, port: int, *, fetch: bool = True) -> None:
+def listen(host: str, port: int) -> socket.socket:
+    """Bind the web port before anything starts, so a port in use is one clear error, not uvicorn's
+    exit 3 with a scheduler traceback after the first fetches have already run."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        hint = ("is funnelfeed already running? stop it or choose another --port"
+                if exc.errno == errno.EADDRINUSE else "check --host and --port")
+        raise FunnelfeedError(f"cannot listen on {host}:{port}: {reason}; {hint}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve(runtime: Runtime, host: str, port: int, *, fetch: bool = True,
+                sock: socket.socket | None = None) -> None:
     """Web app and scheduler in one process; SIGTERM/SIGINT stop both cleanly."""
+    # Signals are ours from the start: a SIGTERM or Ctrl-C while the web app is built and the
+    # tagger warms up (seconds on a cold cache) stops cleanly too, instead of exit 143 or "Aborted!".
+    server: _Server | None = None
+    early_stop = False
+
+    def request_exit() -> None:
+        nonlocal early_stop
+        if server is None:
+            early_stop = True
+        else:
+            server.request_exit()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, request_exit)
     from web.app import create_app
 
+    sock = sock or listen(host, port)
     app = create_app(runtime)
     dispatcher = Dispatcher(runtime) if fetch else None
+    server = _Server(uvicorn.Config(app, host=host, port=port, log_config=None,
+                                    access_log=True, lifespan="on"))
+    server.should_exit = early_stop
     if dispatcher is not None and runtime.storage.dialect == "sqlite":
         # Single-process default: leases left by a killed predecessor are ours to reclaim.
         await asyncio.to_thread(runtime.storage.release_all)
-    if dispatcher is not None:
+    if dispatcher is not None and not server.should_exit:
         await dispatcher.warm_up()
+    if server.should_exit:
+        log.warning("stopped before serving: a signal came during start-up")
+        sock.close()
+        if dispatcher is not None:
+            await dispatcher.drain()
+        runtime.close()
+        return
     scheduler = make_scheduler(runtime, dispatcher)
     from aggregator.outputs import install_token_redaction
 
     install_token_redaction()  # private feed tokens never reach the access log
-    server = _Server(uvicorn.Config(app, host=host, port=port, log_config=None,
-                                    access_log=True, lifespan="on"))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, server.request_exit)
     scheduler.start()
     try:
-        await server.serve()
+        await server.serve(sockets=[sock])
     finally:
         scheduler.shutdown(wait=False)
         if dispatcher is not None:

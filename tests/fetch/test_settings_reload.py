@@ -129,3 +129,21 @@ def test_a_reload_keeps_each_hosts_request_budget(tmp_path: Path) -> None:
             asyncio.run(scenario())
         finally:
             runtime.close()
+
+
+def test_the_dispatcher_follows_an_edit_of_concurrency_and_deadline(tmp_path: Path) -> None:
+    """serve/worker keep twice fetch.concurrency in flight, on leases that outlive the fetch deadline."""
+    from datetime import timedelta
+
+    from aggregator.service import Dispatcher
+
+    config, db = tmp_path / "config.yaml", tmp_path / "db.sqlite"
+    _write(config, db, "http://127.0.0.1:9", "  concurrency: 4\n  deadline: 10s\n")
+    runtime = open_runtime(config)
+    try:
+        dispatcher = Dispatcher(runtime)
+        assert (dispatcher.capacity, dispatcher.lease) == (8, timedelta(seconds=25))
+        _edit(runtime, config, db, "http://127.0.0.1:9", "  concurrency: 2\n  deadline: 30s\n")
+        assert (dispatcher.capacity, dispatcher.lease) == (4, timedelta(seconds=65))
+    finally:
+        runtime.close()
