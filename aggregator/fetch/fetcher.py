@@ -267,6 +267,9 @@ class Fetcher:
                 return await self._discovered(spec, request, parsed.feed_url)
         if previous_hash and len(parsed.items) == 1 and parsed.items[0].content_hash == previous_hash:
             return FetchResult(spec.id, "not_modified", http_status=response.status, final_url=response.url)
+        if response.moved_to:
+            note = f"moved permanently to {display_url(response.moved_to)}: update the source's url in config.yaml"
+            parsed = replace(parsed, notes=(note, *parsed.notes))
         return self._ok(
             spec,
             parsed,

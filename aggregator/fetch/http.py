@@ -46,6 +46,7 @@ ACCEPT = (
     "text/html;q=0.7, */*;q=0.5"
 )
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_REDIRECT_CODES = frozenset({301, 308})
 MAX_ENCODINGS = 3
 
 
@@ -159,6 +160,7 @@ class Response:
     headers: httpx.Headers
     body: bytes
     url: str
+    moved_to: str | None = None  # the final URL, when every redirect on the way was permanent (301/308)
 
 
 class _GuardedTransport(httpx.AsyncHTTPTransport):
@@ -291,6 +293,7 @@ async def get(
     origin = _origin(url)
     seen = {url}
     hops = 0
+    all_permanent = True
     while True:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -314,6 +317,7 @@ async def get(
             location = response.headers.get("location")
             if response.status_code in REDIRECT_CODES and location:
                 hops += 1
+                all_permanent = all_permanent and response.status_code in PERMANENT_REDIRECT_CODES
                 if hops > max_redirects:
                     raise RedirectError(f"gave up after {max_redirects} redirects")
                 try:
@@ -338,7 +342,8 @@ async def get(
                     raise map_httpx_error(exc, timeout=timeout) from exc
             else:
                 await _drain(response)
-            return Response(response.status_code, response.headers, body, url)
+            moved_to = url if hops and all_permanent else None
+            return Response(response.status_code, response.headers, body, url, moved_to)
         finally:
             await response.aclose()
 

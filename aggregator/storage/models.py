@@ -39,6 +39,9 @@ class SourceRow(SQLModel, table=True):
     http_status: int | None = Field(default=None)
     consecutive_failures: int = Field(default=0)
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # What support staff may want to fix although the last fetch worked (one per line): a
+    # permanent redirect, page selectors that found nothing, skipped export rows.
+    notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     next_due: datetime | None = Field(default=None, sa_column=_utc())
     items_stored: int = Field(default=0)
     lease_owner: str | None = Field(default=None, max_length=100)

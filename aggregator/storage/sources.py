@@ -173,8 +173,9 @@ class SourcesMixin:
 
 def _attempt_values(*, now: datetime, status: str, http_status: int | None, error: str | None,
                     next_due: datetime, etag: str | None = None, last_modified: str | None = None,
-                    content_hash: str | None = None, keep_validators: bool = True) -> dict[str, object]:
-    """Column values recording one fetch attempt; validators change only on success."""
+                    content_hash: str | None = None, keep_validators: bool = True,
+                    notes: Sequence[str] = ()) -> dict[str, object]:
+    """Column values recording one fetch attempt; validators and notes change only on success."""
     values: dict[str, object] = {
         "last_attempt": now, "last_status": status, "http_status": http_status, "next_due": next_due,
         "lease_owner": None, "lease_until": None,
@@ -183,6 +184,8 @@ def _attempt_values(*, now: datetime, status: str, http_status: int | None, erro
         values.update(last_success=now, consecutive_failures=0, last_error=None)
     elif status == "error":
         values.update(consecutive_failures=SourceRow.consecutive_failures + 1, last_error=error)
+    if status == "ok":
+        values["notes"] = "\n".join(notes) or None
     if status == "ok" or not keep_validators:
         values.update(etag=etag, last_modified=last_modified)
         if content_hash is not None:
