@@ -127,7 +127,7 @@ class FeedService:
             elif stream is None:
                 rendered = self._build_opml(rep, names, token, version)
             else:
-                rendered = self._build_feed(rep, stream, target.fmt, token, version)
+                rendered = self._build_feed(rep, stream, target.fmt, token, version, sv.last_modified)
             self._remember(key, _Cached(generation, config, version, rendered))
             return rendered
 
@@ -164,13 +164,16 @@ class FeedService:
         stamps = [self._config_mtime(), *([row.token_created_at] if row and row.token_created_at else [])]
         return self._finish(body, OPML_MEDIA_TYPE, version, max(s.replace(tzinfo=s.tzinfo or UTC) for s in stamps))
 
-    def _build_feed(self, rep: RepConfig, stream: Stream, fmt: str, token: str, version: str) -> Rendered:
+    def _build_feed(self, rep: RepConfig, stream: Stream, fmt: str, token: str, version: str,
+                    stream_changed: datetime | None) -> Rendered:
         viewer = self.holder.viewer_for("rep", rep.id)
         entries = self._entries(viewer, stream)
         doc = FeedDoc(id=f"urn:funnelfeed:feed:{rep.id}:{stream.ref.path('')[:-1]}", title=stream.title,
                       description=stream.description, self_url=self._url(token, stream.ref, fmt),
                       home_url=self._home(), author=rep.name, entries=entries)
-        changed = [e.item.last_changed for e in entries]
+        # A tag correction changes no item row but can bring an older item into the stream (or take
+        # one out): without its time, a client sending only If-Modified-Since would get 304 for ever.
+        changed = [e.item.last_changed for e in entries] + ([stream_changed] if stream_changed else [])
         last_modified = max([self._config_mtime(), *changed])
         return self._finish(render_feed(fmt, doc), MEDIA_TYPES[fmt], version, last_modified)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
 from aggregator.config.schema import STAGES, RepConfig
 from aggregator.entitlements import Viewer, may_see_item
@@ -35,6 +35,7 @@ __all__ = [
     "rep_streams",
     "resolve_stream",
     "select_entries",
+    "split_stories",
 ]
 
 Format = Literal["rss", "atom", "json"]
@@ -98,6 +99,11 @@ def _stage_label(stage: str) -> str:
     return stage.capitalize()
 
 
+def _sentence(text: str) -> str:
+    """``text`` with one full stop: names such as "Apple Inc." already end with one."""
+    return text if text.endswith(".") else text + "."
+
+
 def resolve_stream(rep: RepConfig, ref: StreamRef, names: Mapping[str, str]) -> Stream | None:
     """The stream ``ref`` means for ``rep``, or None when the rep does not follow that account."""
     if ref.prospect is None:
@@ -115,7 +121,7 @@ def resolve_stream(rep: RepConfig, ref: StreamRef, names: Mapping[str, str]) -> 
     note = " (your deal's stage)" if stage == account.stage else ""
     return Stream(ref, rep.id, frozenset({account.prospect}), stage,
                   f"{name}: {_stage_label(stage)}{note}",
-                  f"What helps at the {_stage_label(stage)} stage with {name}.", name)
+                  _sentence(f"What helps at the {_stage_label(stage)} stage with {name}"), name)
 
 
 def rep_streams(rep: RepConfig) -> list[StreamRef]:
@@ -151,6 +157,34 @@ def _in_stream(stream: Stream, item: StreamItem) -> bool:
     return stream.stage is None or ("stage", stream.stage) in values
 
 
+class _Sourced(Protocol):
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def source_id(self) -> str: ...
+
+
+S = TypeVar("S", bound=_Sourced)
+
+
+def split_stories(group: Iterable[S]) -> list[list[S]]:
+    """A near-duplicate group as stories, each with at most one item per source, first item leading.
+
+    Near-duplicates are the same story from *other* sources. Two items of one source in a group
+    are two posts (a microblog's posts share one page address and differ by #fragment): merged,
+    all but one would vanish behind "Also reported by" the same source. The web view splits alike.
+    """
+    stories: list[list[S]] = []
+    for item in sorted(group, key=lambda i: i.id):
+        story = next((s for s in stories if all(m.source_id != item.source_id for m in s)), None)
+        if story is None:
+            stories.append([item])
+        else:
+            story.append(item)
+    return stories
+
+
 def select_entries(viewer: Viewer, stream: Stream, candidates: Iterable[StreamItem],
                    limit: int) -> list[Entry]:
     """The newest ``limit`` stories of ``stream`` that ``viewer`` may see, near-duplicates merged."""
@@ -162,12 +196,12 @@ def select_entries(viewer: Viewer, stream: Stream, candidates: Iterable[StreamIt
             continue
         groups.setdefault(item.group_id, []).append(item)
     entries = []
-    for members in groups.values():
-        members.sort(key=lambda i: i.id)  # the story's first item leads
-        first, rest = members[0], members[1:]
-        prospects = sorted({v for i in members for k, v, _ in i.tags if k == "prospect"})
-        stages = sorted({v for i in members for k, v, _ in i.tags if k == "stage"},
-                        key=lambda s: STAGES.index(s) if s in STAGES else len(STAGES))
-        entries.append(Entry(first, tuple(rest), tuple(prospects), tuple(stages)))
+    for group in groups.values():
+        for members in split_stories(group):
+            first, rest = members[0], members[1:]
+            prospects = sorted({v for i in members for k, v, _ in i.tags if k == "prospect"})
+            stages = sorted({v for i in members for k, v, _ in i.tags if k == "stage"},
+                            key=lambda s: STAGES.index(s) if s in STAGES else len(STAGES))
+            entries.append(Entry(first, tuple(rest), tuple(prospects), tuple(stages)))
     entries.sort(key=lambda e: (e.item.published, e.item.id), reverse=True)
     return entries[:limit]

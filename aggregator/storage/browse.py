@@ -25,7 +25,7 @@ from aggregator.storage.models import CorrectionRow, ItemRow, MarkRow, NoteRow, 
 
 __all__ = [
     "Contribution", "ItemFilter", "ItemView", "NoteView", "SourceHealth", "contributions",
-    "group_members", "item_view", "items", "like_pattern", "notes", "prospect_item_counts",
+    "effective_visibility", "group_members", "item_view", "items", "like_pattern", "notes", "prospect_item_counts",
     "queue_lag_seconds", "source_health", "source_state", "stage_counts", "visible_clause",
     "volume_by_month",
 ]
@@ -53,6 +53,25 @@ def _prospect_tag(owning_only: bool, outside: list[str] | None) -> ColumnElement
     return exists().where(*conds)
 
 
+def _internal() -> ColumnElement[bool]:
+    """The item is internal: stored so, or its source is configured internal *now*.
+
+    Items keep the visibility their source had when they were stored; a source that
+    support later reclassifies as internal must not leave its older items external.
+    """
+    return or_(_I.visibility == "internal",
+               _I.source_id.in_(select(_S.id).where(_S.visibility == "internal")))
+
+
+def effective_visibility(item_visibility: str | None, source_visibility: str | None) -> str:
+    """Internal when either the stored item or its source (as configured now) is internal."""
+    return "internal" if "internal" in (item_visibility, source_visibility) else item_visibility or "external"
+
+
+def _visibility_is(visibility: str) -> ColumnElement[bool]:
+    return _internal() if visibility == "internal" else ~_internal()
+
+
 def visible_clause(viewer: Viewer) -> ColumnElement[bool] | None:
     """SQL form of ``may_see_item`` for items rows; None when the viewer sees everything.
 
@@ -64,7 +83,7 @@ def visible_clause(viewer: Viewer) -> ColumnElement[bool] | None:
     accounts = sorted(viewer.accounts)
     has_owning = _prospect_tag(True, None)
     return or_(
-        _I.visibility != "internal",
+        ~_internal(),
         and_(has_owning, ~_prospect_tag(True, accounts)),
         and_(~has_owning, _prospect_tag(False, None), ~_prospect_tag(False, accounts)),
     )
@@ -136,11 +155,12 @@ def _conditions(viewer: Viewer, f: ItemFilter) -> list[ColumnElement[bool]]:
     if f.source:
         conds.append(_I.source_id == f.source)
     if f.visibility:
-        conds.append(_I.visibility == f.visibility)
+        conds.append(_visibility_is(f.visibility))
     if f.since:
         conds.append(_I.published >= f.since)
-    if f.query and f.query.strip():
-        pattern = like_pattern(f.query.strip())
+    query = (f.query or "").replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL: it would be a 500
+    if query:
+        pattern = like_pattern(query)
         conds.append(or_(func.lower(_I.title).like(pattern, escape="\\"),
                          func.lower(_I.text).like(pattern, escape="\\")))
     clause = visible_clause(viewer)
@@ -164,16 +184,18 @@ def _views(session: Session, rows: Sequence[Any], viewer: Viewer) -> list[ItemVi
     out = []
     for r in rows:
         view = ItemView(id=r.id, source_id=r.source_id, source_title=r.source_title or r.source_id,
-                        visibility=r.visibility, title=r.title, link=r.link, content_html=r.content_html,
-                        text=r.text, author=r.author, published=aware(r.published) or r.published,
-                        group_id=r.group_id, tags=tuple(tags.get(r.id, ())), marks=marks.get(r.id, 0))
+                        visibility=effective_visibility(r.visibility, r.source_visibility), title=r.title,
+                        link=r.link, content_html=r.content_html, text=r.text, author=r.author,
+                        published=aware(r.published) or r.published, group_id=r.group_id,
+                        tags=tuple(tags.get(r.id, ())), marks=marks.get(r.id, 0))
         if may_see_item(viewer, view.visibility, view.prospect_tags):  # the rule's one authority
             out.append(view)
     return out
 
 
 def _item_select() -> Any:
-    return (select(_I.id, _I.source_id, _S.title.label("source_title"), _I.visibility, _I.title, _I.link,
+    return (select(_I.id, _I.source_id, _S.title.label("source_title"), _I.visibility,
+                   _S.visibility.label("source_visibility"), _I.title, _I.link,
                    _I.content_html, _I.text, _I.author, _I.published, _I.group_id)
             .select_from(ItemRow.__table__.join(SourceRow.__table__,  # type: ignore[attr-defined]
                                                 _S.id == _I.source_id)))
@@ -222,7 +244,7 @@ def _account_rows(viewer: Viewer, prospect: str, visibility: str | None,
     source = pt.join(ItemRow.__table__, _I.id == pt.c.item_id)  # type: ignore[attr-defined]
     conds: list[ColumnElement[bool]] = [pt.c.kind == "prospect", pt.c.value == prospect]
     if visibility:
-        conds.append(_I.visibility == visibility)
+        conds.append(_visibility_is(visibility))
     if since is not None:
         conds.append(_I.published >= since)
     clause = visible_clause(viewer)
@@ -253,8 +275,10 @@ def volume_by_month(storage: _HasEngine, viewer: Viewer, prospect: str, since: d
                     visibility: str | None = None) -> dict[tuple[str, str], int]:
     """{(YYYY-MM, stage): visible item count} for a prospect's items published since ``since``."""
     dialect = storage.engine.dialect.name
+    # Months are UTC months, as everything is stored: on PostgreSQL to_char would otherwise use the
+    # session's TimeZone and move late-evening items into the next month.
     month = (func.strftime("%Y-%m", _I.published) if dialect == "sqlite"
-             else func.to_char(_I.published, "YYYY-MM"))
+             else func.to_char(func.timezone("UTC", _I.published), "YYYY-MM"))
     source, conds = _account_rows(viewer, prospect, visibility, since)
     st = TagRow.__table__.alias("st")  # type: ignore[attr-defined]
     query = (select(month.label("m"), st.c.value, func.count())
@@ -360,9 +384,12 @@ def contributions(storage: _HasEngine, since: datetime | None = None, until: dat
         ptags: dict[int, list[tuple[str, str]]] = defaultdict(list)
         for chunk_start in range(0, len(item_ids), 500):
             chunk = item_ids[chunk_start:chunk_start + 500]
-            for iid, title, vis in session.execute(select(_I.id, _I.title, _I.visibility)
-                                                   .where(_I.id.in_(chunk))):
-                titles[iid] = (title, vis)
+            for iid, title, vis, source_vis in session.execute(
+                    select(_I.id, _I.title, _I.visibility, _S.visibility)
+                    .select_from(ItemRow.__table__.outerjoin(SourceRow.__table__,  # type: ignore[attr-defined]
+                                                             _S.id == _I.source_id))
+                    .where(_I.id.in_(chunk))):
+                titles[iid] = (title, effective_visibility(vis, source_vis))
             for iid, value, origin in session.execute(select(_T.item_id, _T.value, _T.origin)
                                                       .where(_T.item_id.in_(chunk), _T.kind == "prospect")):
                 ptags[iid].append((value, origin))

@@ -46,6 +46,8 @@ class PeopleMixin:
 
     # users -----------------------------------------------------------------
     def user(self, username: str) -> UserRow | None:
+        if "\x00" in username:  # no stored name has one, and PostgreSQL refuses the query (a 500 at sign-in)
+            return None
         with Session(self.engine) as session:
             return session.exec(select(UserRow).where(UserRow.username == username)).first()
 
@@ -106,8 +108,8 @@ class PeopleMixin:
     def add_note(self, prospect_id: str, user_id: int, body: str, now: datetime,
                  item_id: int | None = None) -> NoteRow:
         with Session(self.engine) as session:
-            note = NoteRow(prospect_id=prospect_id, item_id=item_id, user_id=user_id, body=body,
-                           created_at=now)
+            note = NoteRow(prospect_id=prospect_id, item_id=item_id, user_id=user_id,
+                           body=body.replace("\x00", ""), created_at=now)  # PostgreSQL text cannot hold NUL
             session.add(note)
             session.commit()
             session.refresh(note)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Select, Table, and_, func, select
 
+from aggregator.storage.browse import effective_visibility
 from aggregator.storage.engine import aware, is_sqlite
 from aggregator.storage.models import CorrectionRow, ItemRow, SourceRow, TagRow
 
@@ -116,7 +117,8 @@ def stream_items(storage: Storage, prospects: Collection[str], stage: str | None
                  limit: int = 200, offset: int = 0) -> list[StreamItem]:
     """Candidates, newest first (published, then id), with their tags and source names."""
     query = (
-        select(_items, _sources.c.title.label("source_title"), _sources.c.url.label("source_url"))
+        select(_items, _sources.c.title.label("source_title"), _sources.c.url.label("source_url"),
+               _sources.c.visibility.label("source_visibility"))
         .join(_sources, and_(_sources.c.id == _items.c.source_id), isouter=True)
         .where(_items.c.id.in_(_candidate_ids(prospects, stage)))
         .order_by(_items.c.published.desc(), _items.c.id.desc())
@@ -135,7 +137,8 @@ def stream_items(storage: Storage, prospects: Collection[str], stage: str | None
     return [
         StreamItem(
             id=int(r["id"]), source_id=r["source_id"], source_title=r["source_title"] or r["source_id"],
-            source_url=r["source_url"] or "", key=r["key"], visibility=r["visibility"], title=r["title"],
+            source_url=r["source_url"] or "", key=r["key"],
+            visibility=effective_visibility(r["visibility"], r["source_visibility"]), title=r["title"],
             link=r["link"], content_html=r["content_html"] or "", author=r["author"],
             published=_aware(r["published"]), updated=aware(r["updated"]),
             last_changed=_aware(r["last_changed"]), group_id=int(r["group_id"] or r["id"]),

@@ -6,7 +6,7 @@ import asyncio
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import feedparser
 import httpx
@@ -193,3 +193,18 @@ async def test_fast_path_middleware_serves_the_same_bytes(runtime: Runtime) -> N
     assert second.headers["content-type"] == first.headers["content-type"]
     assert cond.status_code == 304 and missing.status_code == 404
     assert app.state.feed_service.builds == builds
+
+
+async def test_a_correction_moves_last_modified_for_clients_without_etags(
+        client: httpx.AsyncClient, runtime: Runtime) -> None:
+    """Some readers send only If-Modified-Since: a correction that brings an older item in must not be a 304."""
+    path = f"/f/{ALICE}/p/acme/deal.rss"  # Alice's Acme deal is at pricing
+    first = await client.get(path)
+    assert "Acme expands into Brazil" not in first.text  # a prospecting story
+    with runtime.storage.engine.connect() as conn:
+        brazil = conn.exec_driver_sql("SELECT id FROM items WHERE title = 'Acme expands into Brazil'").scalar_one()
+    later = datetime.now(UTC) + timedelta(minutes=5)  # after config.yaml was written (its mtime counts too)
+    runtime.storage.correct_tags(brazil, "stage", ["pricing"], None, later)
+    again = await client.get(path, headers={"If-Modified-Since": first.headers["last-modified"]})
+    assert again.status_code == 200 and "Acme expands into Brazil" in again.text
+    assert again.headers["last-modified"] != first.headers["last-modified"]

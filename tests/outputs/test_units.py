@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -52,6 +53,12 @@ def test_resolve_stream_follows_the_deal_and_refuses_other_accounts() -> None:
     assert everything is not None and everything.prospects == {"acme"} and everything.stage is None
 
 
+def test_stream_descriptions_end_with_one_full_stop() -> None:
+    for name in ("Acme", "Apple Inc."):
+        deal = resolve_stream(REP, StreamRef("acme", DEAL), {"acme": name})
+        assert deal is not None and deal.description == f"What helps at the Pricing stage with {name.rstrip('.')}."
+
+
 def item(ident: int, visibility: str, tags: list[tuple[str, str, str]], group: int | None = None,
          hours: int = 0) -> StreamItem:
     return StreamItem(id=ident, source_id=f"s{ident}", source_title=f"S{ident}", source_url="", key=str(ident),
@@ -76,6 +83,19 @@ def test_select_applies_entitlements_before_merging_duplicates() -> None:
     assert [(e.item.id, [a.id for a in e.also]) for e in entries] == [(4, []), (1, [2])]
     assert entries[0].internal and not entries[1].internal
     assert select_entries(viewer, stream, items, limit=1)[0].item.id == 4
+
+
+def test_posts_of_one_source_in_a_group_stay_separate_entries() -> None:
+    """Microblog posts share a page address (#fragments differ), so they can share a group: none may vanish."""
+    stream = resolve_stream(REP, StreamRef("acme"), {})
+    assert stream is not None
+    acme = [("prospect", "acme", "alias")]
+    posts = [item(1, "external", acme, hours=3), item(2, "external", acme, group=1, hours=2),
+             item(3, "external", acme, group=1, hours=1)]
+    posts = [replace(p, source_id="blog") for p in posts] + [replace(item(4, "external", acme, group=1),
+                                                                       source_id="wire")]
+    entries = select_entries(Viewer("rep", frozenset({"acme"})), stream, posts, limit=10)
+    assert sorted((e.item.id, [a.id for a in e.also]) for e in entries) == [(1, [4]), (2, []), (3, [])]
 
 
 def test_tokens() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,16 @@ def test_forms_without_the_session_csrf_token_are_refused(client: TestClient) ->
     page = client.get("/login")  # the sign-in form is protected too (login CSRF)
     assert client.post("/login", data={"username": "mia", "password": PASSWORD}).status_code == 403
     assert "csrf_token" in page.text
+
+
+def test_sign_out_needs_the_token_but_a_second_tabs_sign_out_is_no_error(client: TestClient) -> None:
+    token = sign_in(client, "mia")
+    assert client.post("/logout", data={"csrf_token": "forged"}).status_code == 403  # no forced sign-out
+    assert client.get("/", follow_redirects=False).status_code == 200
+    response = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    again = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)  # the other tab
+    assert again.status_code == 303 and again.headers["location"] == "/login"
 
 
 def test_cross_origin_post_refused_even_with_token(client: TestClient) -> None:
@@ -170,3 +181,17 @@ def test_throttle_forgives_after_the_window() -> None:
     throttle.failed("mia")
     throttle.succeeded("mia")
     assert throttle.retry_after("mia") == 0
+
+
+@pytest.mark.parametrize("world_db", ["sqlite", "postgresql"], indirect=True)
+def test_nul_characters_in_sign_in_and_notes_are_not_server_errors(client: TestClient) -> None:
+    """PostgreSQL text cannot hold NUL: a pasted one must not turn a form into a 500."""
+    page = client.get("/login")
+    response = client.post("/login", data={"username": "mi\x00a", "password": PASSWORD,
+                                           "csrf_token": csrf_from(page.text)})
+    assert response.status_code == 401
+    basic = base64.b64encode(b"mi\x00a:" + PASSWORD.encode()).decode()
+    assert client.get("/api/me", headers={"Authorization": f"Basic {basic}"}).status_code == 401
+    token = sign_in(client, "mia")
+    response = client.post("/prospects/acme/notes", data={"body": "CFO\x00 leaving", "csrf_token": token})
+    assert response.status_code == 200 and "CFO leaving" in client.get("/prospects/acme").text

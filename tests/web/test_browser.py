@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
+from aggregator.entitlements import Viewer
 from aggregator.runtime import Runtime
+from aggregator.storage import browse, utcnow
+from aggregator.types import ItemData
 from tests.web.server import running
 from tests.web.support import PASSWORD, SEEDED, make_world
 from web.app import create_app
@@ -122,9 +125,9 @@ def test_hostile_item_renders_inert(world: tuple[Runtime, str], browser: object)
     for path in ("/prospects/acme?stage=pricing", "/search?q=hostile"):
         page.goto(base + path)
         item = page.locator("article.item", has_text="Acme hostile").first
-        assert "<script>" in item.locator("h3").inner_text()  # shown as text
+        assert "<script>" in item.locator(".item-title").inner_text()  # shown as text
         item.locator("details.full summary").click()  # open the sanitised content
-        item.locator("h3").click()
+        item.locator(".item-title").click()
         item.locator("a", has_text="click").click() if item.locator("a", has_text="click").count() else None
         page.wait_for_timeout(300)
         assert dialogs == []
@@ -134,4 +137,39 @@ def test_hostile_item_renders_inert(world: tuple[Runtime, str], browser: object)
             [...e.attributes].filter(a => a.name.startsWith('on') || /^\\s*(javascript|data):/i.test(a.value))
             .map(a => e.nodeName + ' ' + a.name))""")
         assert handlers == []
+    context.close()
+
+
+PAGE_CHECKS = """() => {
+  const ids = [...document.querySelectorAll('[id]')].map(e => e.id);
+  const levels = [...document.querySelectorAll('h1,h2,h3,h4,h5,h6')].map(h => +h.tagName[1]);
+  return {overflow: document.documentElement.scrollWidth - window.innerWidth,
+          duplicateIds: ids.filter((id, i) => ids.indexOf(id) !== i),
+          h1: levels.filter(l => l === 1).length,
+          skips: levels.filter((l, i) => i > 0 && l - levels[i - 1] > 1).length};
+}"""
+
+
+@pytest.mark.parametrize("width", [1360, 375])
+def test_pages_fit_a_phone_have_unique_ids_and_ordered_headings(world: tuple[Runtime, str], browser: object,
+                                                                width: int) -> None:
+    runtime, base = world
+    context = browser.new_context(viewport={"width": width, "height": 800})  # type: ignore[attr-defined]
+    page = context.new_page()
+    sign_in(page, base, "mia")
+    story = ItemData(key="two-stages", title="Acme renews and expands its ERP contract", link=None,
+                     content_html="", text="", published=utcnow(), content_hash="two-stages")
+    runtime.storage.store_items("news", "external", [story], utcnow(), tag=lambda _s, items: [[
+        ("prospect", "acme", 1.0, "alias"), ("stage", "closing", 0.9, "model"),
+        ("stage", "servicing", 0.9, "model")] for _ in items])  # listed in two overview sections
+    unbroken = ItemData(key="unbroken", title="Acme" + "X" * 300, link="https://news.example/" + "y" * 300,
+                        content_html="", text="z" * 500, published=utcnow(), content_hash="unbroken")
+    runtime.storage.store_items("news", "external", [unbroken], utcnow(), tag=lambda _s, items: [[
+        ("prospect", "acme", 1.0, "alias"), ("stage", "closing", 0.9, "model")] for _ in items])  # a feed's junk
+    views, _ = browse.items(runtime.storage, Viewer("manager"), browse.ItemFilter(query=SEEDED.acme_internal))
+    for path in ("/", "/prospects/acme", "/prospects/acme?stage=all", "/search?q=Acme", "/sources",
+                 "/contributions", f"/items/{views[0].id}"):
+        page.goto(base + path)
+        found = page.evaluate(PAGE_CHECKS)
+        assert found == {"overflow": 0, "duplicateIds": [], "h1": 1, "skips": 0}, (path, found)
     context.close()

@@ -141,3 +141,24 @@ def _sql_ids(runtime: Runtime, viewer: Viewer) -> set[int]:
         query = query.where(clause)
     with Session(runtime.storage.engine) as session:
         return {int(i) for i in session.execute(query).scalars()}
+
+
+def test_a_source_reclassified_internal_takes_its_stored_items_along(client: TestClient,
+                                                                      runtime: Runtime) -> None:
+    """Stored rows keep the visibility of their fetch; the source's visibility *now* must win."""
+    news = "url: http://127.0.0.1:9/news.rss\n    kind: feed\n    visibility: "
+    path = runtime.holder.path
+    path.write_text(path.read_text().replace(news + "external", news + "internal"))
+    assert runtime.holder.reload().ok
+    sign_in(client, "omar")  # rep odiaz: globex only; the news items are Acme's
+    assert SEEDED.acme_external not in client.get("/prospects/acme?stage=all").text
+    assert SEEDED.acme_external not in client.get("/search?q=Ohio").text
+    assert "Globex hires a new CIO" not in client.get("/prospects/globex?stage=all&visibility=external").text
+    _status, body = api(client, "omar", "/api/items?per_page=200")
+    assert SEEDED.acme_external not in {i["title"] for i in body["items"]}  # type: ignore[index]
+    sign_in(client, "jane")  # acme is hers: she still sees it, marked internal
+    page = client.get("/prospects/acme?stage=all&visibility=internal").text
+    assert SEEDED.acme_external in page
+    assert SEEDED.acme_external not in client.get("/prospects/acme?stage=all&visibility=external").text
+    _status, item = api(client, "jane", f"/api/items/{item_id(runtime, SEEDED.acme_external)}")
+    assert item["visibility"] == "internal"  # type: ignore[index]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -10,7 +11,7 @@ from fastapi.testclient import TestClient
 from aggregator.runtime import ReloadResult, Runtime
 from aggregator.storage import utcnow
 from aggregator.types import ItemData
-from tests.web.support import SEEDED, sign_in, token_of
+from tests.web.support import SEEDED, csrf_from, sign_in, token_of
 from tests.web.test_entitlements import item_id
 from web.routes import prospects
 
@@ -43,13 +44,22 @@ def test_pagination(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None
     assert "← Newer" in second
     titles = lambda html: set(re.findall(r'id="item-(\d+)"', html))  # noqa: E731
     assert titles(first).isdisjoint(titles(second))
+    past = client.get("/prospects/acme?stage=all&page=99").text  # an old bookmark: a way back, not a dead end
+    assert "Nothing here yet" in past and 'href="/prospects/acme?stage=all">← Newest</a>' in past
 
 
 def test_search_is_literal_and_portable(client: TestClient) -> None:
     sign_in(client, "mia")
-    assert SEEDED.acme_external in client.get("/search?q=OHIO").text  # case-insensitive
+    page = client.get("/search?q=OHIO").text
+    assert SEEDED.acme_external in page  # case-insensitive
+    assert 'aria-label="Search all items" value="OHIO"' in page  # the header box keeps what was searched
     assert "No items match" in client.get("/search?q=%25").text  # % is not a wildcard
     assert "No items match" in client.get("/search?q=_").text
+    for path in ("/search?q=Ohio%00", "/prospects/acme?q=plant%00", "/prospects/acme?stage=all&q=%00"):
+        response = client.get(path)  # a NUL is dropped; PostgreSQL text cannot hold one
+        assert response.status_code == 200 and SEEDED.acme_external in response.text, path
+    only_nul = client.get("/search?q=%00").text  # nothing left to search for: the empty search form
+    assert "No items match" not in only_nul and "<article" not in only_nul
 
 
 def test_notes_useful_and_corrections_are_credited(client: TestClient, runtime: Runtime) -> None:
@@ -167,6 +177,12 @@ def test_one_error_shape(client: TestClient) -> None:
     sign_in(client, "mia")
     page = client.get("/prospects/nope")
     assert page.status_code == 404 and "404 · Not found" in page.text
+    huge = "/items/99999999999999999999999"  # past a 64-bit column: refused, not a database crash
+    token = csrf_from(client.get("/").text)
+    for response in (client.get(huge), client.post(huge + "/useful", data={"csrf_token": token}),
+                     client.post(huge + "/tags", data={"csrf_token": token, "kind": "stage"}),
+                     client.post(huge + "/notes", data={"csrf_token": token, "prospect": "acme", "body": "x"})):
+        assert response.status_code == 422 and "422 · Invalid request" in response.text
 
 
 def test_an_item_without_a_title_is_listed_by_its_first_words(client: TestClient, runtime: Runtime) -> None:
@@ -182,3 +198,54 @@ def test_an_item_without_a_title_is_listed_by_its_first_words(client: TestClient
     shown = "Acme opens a plant in Ohio and will hire three hundred engineers over the next two…"  # cut at a word
     assert f'target="_blank">{shown}</a>' in page
     assert f"[{shown}]" in client.get("/prospects/acme/dossier.md").text
+
+
+def test_rep_feed_links_to_items_and_sources_open_in_the_web_view(client: TestClient, runtime: Runtime) -> None:
+    """CRM rows have no address of their own: the rep's feed links them to the web view, which must answer."""
+    import feedparser
+
+    from aggregator.outputs.tokens import hash_token
+
+    row = ItemData(key="crm-call", title="CRM: Acme renewal call", link=None, content_html="<p>Renewal call</p>",
+                   text="Renewal call", published=utcnow(), content_hash="crm-call", dedupe_key="")
+    runtime.storage.store_items("crm", "internal", [row], utcnow(),
+                                tag=lambda _source, items: [[("prospect", "acme", 1.0, "export")] for _ in items])
+    token = "J" * 43
+    runtime.storage.set_rep_token_hash("jsmith", hash_token(token), utcnow())
+    feed = feedparser.parse(client.get(f"/f/{token}/p/acme.rss").content)
+    entry = next(e for e in feed.entries if e.title == "[internal] CRM: Acme renewal call")
+    base = runtime.config.web.base_url
+    item_path, source_path = entry.link.removeprefix(base), entry.source.href.removeprefix(base)
+    assert re.fullmatch(r"/items/\d+", item_path) and source_path == "/sources/crm"
+    signed_out = client.get(item_path, follow_redirects=False)  # the reader opens it in a browser
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == f"/login?next=%2Fitems%2F{item_path[7:]}"
+    sign_in(client, "jane")
+    page = client.get(item_path)
+    assert page.status_code == 200 and "CRM: Acme renewal call" in page.text and 'action="/items/' in page.text
+    assert client.get(source_path, follow_redirects=False).headers["location"] == "/"  # source health is not hers
+    sign_in(client, "omar")  # globex only: Acme's CRM row is not his
+    assert client.get(item_path).status_code == 404
+    sign_in(client, "mia")
+    assert client.get(item_path).status_code == 200
+    assert client.get(source_path, follow_redirects=False).headers["location"] == "/sources?q=crm"
+    assert client.get("/items/999999").status_code == 404
+
+
+def test_posts_of_one_source_sharing_a_page_address_are_not_folded_away(client: TestClient,
+                                                                         runtime: Runtime) -> None:
+    """Near-duplicates are the same story from other sources; a blog's posts of one day are not."""
+    def post(key: str, title: str, minutes: int) -> ItemData:
+        return ItemData(key=key, title=title, link="https://blog.example/2026/11/02.html#" + key,
+                        content_html="", text=title, published=utcnow() - timedelta(minutes=minutes),
+                        content_hash=key, dedupe_key="blog-day")
+
+    tags = lambda _s, items: [[("prospect", "initech", 1.0, "alias")] for _ in items]  # noqa: E731
+    runtime.storage.store_items("news", "external", [post("p1", "Initech post one", 3),
+                                                     post("p2", "Initech post two", 2)], utcnow(), tag=tags)
+    runtime.storage.store_items("wire", "external", [post("wblog", "Initech post one (wire)", 1)], utcnow(), tag=tags)
+    sign_in(client, "mia")
+    for path in ("/prospects/initech?stage=all", "/search?q=Initech+post"):
+        page = client.get(path).text
+        titles = re.findall(r'target="_blank">(Initech post[^<]*)</a>', page)
+        assert titles == ["Initech post one (wire)", "Initech post two"], path  # post one folds in
+        assert page.count("Same story also from:") == 1 and page.count("Industry news</a>") == 1, path

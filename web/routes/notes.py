@@ -16,7 +16,7 @@ from aggregator.runtime import Runtime
 from aggregator.storage import browse
 from web.deps import Csrf, PageUser, Principal, PrivilegedPageUser, RuntimeDep, safe_next
 from web.errors import not_found
-from web.routes.prospects import find_prospect
+from web.routes.prospects import ItemId, find_prospect
 
 router = APIRouter(include_in_schema=False)
 MAX_NOTE = 5000
@@ -66,7 +66,7 @@ def add_prospect_note(runtime: RuntimeDep, principal: PageUser, prospect_id: str
 
 
 @router.post("/items/{item_id}/notes", dependencies=[Csrf])
-def add_item_note(runtime: RuntimeDep, principal: PageUser, item_id: int,
+def add_item_note(runtime: RuntimeDep, principal: PageUser, item_id: ItemId,
                   prospect: Annotated[str, Form(max_length=100)],
                   body: Annotated[str, Form(min_length=1, max_length=MAX_NOTE)],
                   next: Annotated[str, Form()] = "") -> Response:
@@ -80,7 +80,7 @@ def add_item_note(runtime: RuntimeDep, principal: PageUser, item_id: int,
 
 
 @router.post("/items/{item_id}/useful", dependencies=[Csrf])
-def mark_useful(runtime: RuntimeDep, principal: PageUser, item_id: int,
+def mark_useful(runtime: RuntimeDep, principal: PageUser, item_id: ItemId,
                 next: Annotated[str, Form()] = "") -> Response:
     item = visible_item(runtime, principal, item_id)
     runtime.storage.mark_useful(item.id, principal.id, runtime.clock())
@@ -88,7 +88,7 @@ def mark_useful(runtime: RuntimeDep, principal: PageUser, item_id: int,
 
 
 @router.post("/items/{item_id}/tags", dependencies=[Csrf])
-def correct_tags(runtime: RuntimeDep, principal: PageUser, item_id: int,
+def correct_tags(runtime: RuntimeDep, principal: PageUser, item_id: ItemId,
                  kind: Annotated[str, Form(max_length=10)],
                  values: Annotated[list[str] | None, Form()] = None,
                  next: Annotated[str, Form()] = "") -> Response:

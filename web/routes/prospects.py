@@ -6,11 +6,12 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from aggregator.config.schema import STAGES, ProspectConfig
 from aggregator.entitlements import may_see_prospect_internals
+from aggregator.outputs.streams import split_stories
 from aggregator.runtime import Runtime
 from aggregator.storage import browse
 from web import dossier
@@ -24,6 +25,8 @@ PAGE_SIZE = 30
 OVERVIEW_PER_STAGE = 4
 CHART_MONTHS = 12
 _VISIBILITIES = ("", "internal", "external")
+#: Item ids fit a 64-bit integer column; a larger number is an invalid request, not a database error (500).
+ItemId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 def find_prospect(runtime: Runtime, prospect_id: str) -> ProspectConfig:
@@ -41,7 +44,12 @@ def reps_on(runtime: Runtime, prospect_id: str) -> list[tuple[str, str, str]]:
 
 def annotate(runtime: Runtime, principal: Principal, views: list[browse.ItemView],
              prospect_id: str | None) -> list[dict[str, Any]]:
-    """Items with their near-duplicates (same story, other sources) and, when entitled, their notes."""
+    """Items with their near-duplicates (same story, other sources) and, when entitled, their notes.
+
+    Items of one source that share a group are separate posts (a microblog's posts share one page
+    address), so each keeps its card; only other sources' copies fold into "Same story also from"
+    (``split_stories``, as in rep feeds).
+    """
     groups = browse.group_members(runtime.storage, principal.viewer,
                                   {v.group_id for v in views if v.group_id is not None})
     item_notes: dict[int, list[browse.NoteView]] = {}
@@ -49,12 +57,20 @@ def annotate(runtime: Runtime, principal: Principal, views: list[browse.ItemView
         for note in browse.notes(runtime.storage, prospect_id, [v.id for v in views]):
             if note.item_id is not None:
                 item_notes.setdefault(note.item_id, []).append(note)
-    out, seen_groups = [], set()
+    story_of: dict[int, int] = {}  # item id -> its story's first item id
+    members: dict[int, list[browse.ItemView]] = {}  # story -> its visible items
+    for group in groups.values():
+        for story in split_stories(group):
+            members[story[0].id] = story
+            story_of.update((m.id, story[0].id) for m in story)
+    out: list[dict[str, Any]] = []
+    shown: set[int] = set()
     for view in views:
-        if view.group_id is not None and view.group_id in seen_groups:
+        story_id = story_of.get(view.id, view.id)
+        if story_id in shown:
             continue  # the same story is already on this page, from another source
-        seen_groups.add(view.group_id)
-        dups = [d for d in groups.get(view.group_id or -1, []) if d.id != view.id]
+        shown.add(story_id)
+        dups = [d for d in members.get(story_id, []) if d.id != view.id]
         out.append({"item": view, "dups": dups, "notes": item_notes.get(view.id, [])})
     return out
 
@@ -80,6 +96,7 @@ def prospect_page(request: Request, runtime: RuntimeDep, principal: PageUser, pr
                   q: Annotated[str, Query(max_length=200)] = "",
                   page: Annotated[int, Query(ge=1, le=10_000)] = 1) -> Response:
     prospect = find_prospect(runtime, prospect_id)
+    q = q.replace("\x00", "")  # typed or pasted NUL: no database text can hold it
     if stage not in ("", "all", "none", *STAGES):
         stage = ""
     if visibility not in _VISIBILITIES:
@@ -103,12 +120,17 @@ def prospect_page(request: Request, runtime: RuntimeDep, principal: PageUser, pr
         views, more = browse.items(storage, viewer, f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
         listing = annotate(runtime, principal, views, prospect.id)
     else:
+        anchored: set[int] = set()
         for s in (*STAGES, "none"):
             f = browse.ItemFilter(prospect=base.prospect, visibility=base.visibility,
                                   stage=s if s != "none" else None, untagged_stage=s == "none")
             views, _ = browse.items(storage, viewer, f, limit=OVERVIEW_PER_STAGE)
             if views:
-                sections.append({"stage": s, "entries": annotate(runtime, principal, views, prospect.id),
+                entries = annotate(runtime, principal, views, prospect.id)
+                for entry in entries:  # an item at several stages is listed in each; one id="item-N" only
+                    entry["anchor"] = entry["item"].id not in anchored
+                    anchored.add(entry["item"].id)
+                sections.append({"stage": s, "entries": entries,
                                  "count": counts.get("-" if s == "none" else s, 0)})
     internals = may_see_prospect_internals(viewer, prospect.id)
     notes = [n for n in browse.notes(storage, prospect.id) if n.item_id is None] if internals else []
@@ -136,16 +158,32 @@ def search(request: Request, runtime: RuntimeDep, principal: PageUser,
            page: Annotated[int, Query(ge=1, le=10_000)] = 1) -> Response:
     listing: list[dict[str, Any]] = []
     more = False
+    q = q.replace("\x00", "")  # typed or pasted NUL: no database text can hold it
     if q.strip():
         views, more = browse.items(runtime.storage, principal.viewer, browse.ItemFilter(query=q),
                                    limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
         listing = annotate(runtime, principal, views, None)
     names = {p.id: p.name for p in runtime.config.prospects}
     return request.app.state.templates.TemplateResponse(
-        request, "search.html", {"me": principal, "q": q, "listing": listing, "more": more, "page": page,
+        request, "search.html", {"me": principal, "q": q, "q_all": q, "listing": listing, "more": more, "page": page,
                                  "names": names,
                                  "next_page": "/search?" + urlencode({"q": q, "page": page + 1}),
                                  "prev_page": "/search?" + urlencode({"q": q, "page": page - 1})})
+
+
+@router.get("/items/{item_id}")
+def item_page(request: Request, runtime: RuntimeDep, principal: PageUser, item_id: ItemId) -> Response:
+    """One item: where rep feeds link items that have no address of their own (CRM rows, notes)."""
+    view = browse.item_view(runtime.storage, principal.viewer, item_id)
+    if view is None:
+        raise not_found()
+    known = {p.id for p in runtime.config.prospects}
+    own = [p for p in view.prospects if p in known and may_see_prospect_internals(principal.viewer, p)]
+    prospect_id = own[0] if own else None  # notes belong to an account the viewer may see internals of
+    entry = annotate(runtime, principal, [view], prospect_id)[0]
+    return request.app.state.templates.TemplateResponse(request, "item.html", {
+        "me": principal, "entry": entry, "prospect_id": prospect_id, "can_note": prospect_id is not None,
+        "all_prospects": [(p.id, p.name) for p in runtime.config.prospects], "next_url": request.url.path})
 
 
 def _dossier_or_404(runtime: Runtime, principal: Principal, prospect_id: str) -> dossier.Dossier:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from aggregator.storage import browse
-from web.deps import PrivilegedPageUser, RuntimeDep
+from web.deps import PageUser, PrivilegedPageUser, RuntimeDep
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,3 +59,15 @@ def sources_page(request: Request, runtime: RuntimeDep, principal: PrivilegedPag
         "total": len(health), "state": state, "visibility": visibility, "q": q, "labels": STATE_LABELS,
         "specs": runtime.holder.sources, "reload": runtime.holder.last_reload,
         "lag": browse.queue_lag_seconds(runtime.storage, now), "config_path": str(runtime.holder.path)})
+
+
+@router.get("/sources/{source_id}")
+def source_link(runtime: RuntimeDep, principal: PageUser, source_id: str) -> Response:
+    """Where rep feeds point an internal or file source (it has no public address of its own).
+
+    Managers and support land on that source's health; anyone else on the prospect list,
+    whether or not the source exists, so the link tells a rep nothing about other sources.
+    """
+    if principal.privileged and runtime.holder.source(source_id) is not None:
+        return RedirectResponse("/sources?" + urlencode({"q": source_id}), status_code=303)
+    return RedirectResponse("/", status_code=303)
