@@ -23,7 +23,7 @@ from aggregator.config.schema import Config, FetchSettings
 from aggregator.runtime import Runtime
 from aggregator.schedule import next_due
 from aggregator.storage import SourceRow, StoreCounts, StoreRequest, Tag, TagFunction
-from aggregator.tagging import ItemTagger
+from aggregator.tagging import ItemTagger, unmatched_accounts_note
 from aggregator.tagpool import TagPool
 from aggregator.types import FetchOutcome, FetchResult, ItemData, SourceSpec
 
@@ -175,6 +175,13 @@ class Pipeline:
 
         return tag
 
+    def _notes(self, spec: SourceSpec, result: FetchResult) -> tuple[str, ...]:
+        """Health notes: the fetch's own, and for an export the account names no prospect has."""
+        if spec.kind != "export" or result.status != "ok":
+            return result.notes
+        accounts = unmatched_accounts_note(result.items, self.runtime.config.prospects)
+        return (*result.notes, accounts) if accounts else result.notes
+
     async def run_source(self, spec: SourceSpec, state: SourceRow | Literal[False] | None = False) -> FetchOutcome:
         """Fetch, store and record one source; ``state`` may be prefetched by the caller."""
         storage, now = self.runtime.storage, self.runtime.clock()
@@ -199,7 +206,7 @@ class Pipeline:
             await self._record(spec.id, now=now, status=result.status, http_status=result.http_status,
                                error=result.error, next_due=due, etag=result.etag,
                                last_modified=result.last_modified, content_hash=_watched_page_hash(spec, result),
-                               notes=result.notes)
+                               notes=self._notes(spec, result))
             return FetchOutcome(spec.id, result.status, counts_new, counts_updated, result.error)
         except Exception as exc:  # a bug or a database hiccup for one source stays with that source
             log.exception("source %s failed unexpectedly", spec.id)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 #: summaries are shorter than this, p99 400 characters), and character n-grams over a
 #: 50 KB full-content entry would cost a hundred times more for nothing.
 SUMMARY_CHARS = 600
+_ACCOUNT_LIST = re.compile(r"[;|]")
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ def stage_vocab(config: Config) -> dict[str, list[str]]:
 
 
 def resolve_account(hint: str | None, prospects: Sequence[ProspectConfig]) -> str | None:
-    """An export's account column (id, name or alias, any case) → prospect id."""
+    """One account name (id, name or alias, any case) → prospect id."""
     if not hint:
         return None
     wanted = hint.strip().casefold()
@@ -78,6 +81,47 @@ def resolve_account(hint: str | None, prospects: Sequence[ProspectConfig]) -> st
         if wanted in {p.id.casefold(), p.name.casefold(), *(a.casefold() for a in p.aliases)}:
             return p.id
     return None
+
+
+def resolve_accounts(hint: str | None, prospects: Sequence[ProspectConfig]) -> tuple[list[str], list[str]]:
+    """An export's account column → (prospect ids, names that match no prospect).
+
+    A row may name several accounts, separated by ``;`` or ``|``, or by ``,`` where the
+    whole value is not itself a name ("Acme, Inc." stays one account).
+    """
+    if not hint or not hint.strip():
+        return [], []
+    found: list[str] = []
+    unknown: list[str] = []
+    for part in _ACCOUNT_LIST.split(hint):
+        pieces = part.split(",")
+        start = 0
+        while start < len(pieces):  # the longest run of comma-separated pieces that names a prospect
+            for end in range(len(pieces), start, -1):
+                account = resolve_account(",".join(pieces[start:end]), prospects)
+                if account is not None:
+                    if account not in found:
+                        found.append(account)
+                    start = end
+                    break
+            else:
+                if pieces[start].strip():
+                    unknown.append(pieces[start].strip())
+                start += 1
+    return found, unknown
+
+
+def unmatched_accounts_note(items: Sequence[ItemData], prospects: Sequence[ProspectConfig]) -> str | None:
+    """For health: account names in an export that match no prospect (those rows have no owner)."""
+    unknown: Counter[str] = Counter()
+    for item in items:
+        unknown.update(resolve_accounts(item.prospect_hint, prospects)[1])
+    if not unknown:
+        return None
+    shown = ", ".join(f"{name!r} ({count} row{'s' if count > 1 else ''})" for name, count in unknown.most_common(5))
+    more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+    return (f"accounts that match no prospect's id, name or alias in config.yaml: {shown}{more}; "
+            "add them (or aliases) so their rows reach the reps who follow them")
 
 
 def seed_model(config: Config, model_path: Path):  # type: ignore[no-untyped-def]
@@ -145,9 +189,9 @@ class ItemTagger:
         out: list[list[Tag]] = []
         for data, result in zip(inputs, results, strict=True):
             tags: list[Tag] = [("prospect", pid, t.score, t.origin) for pid, t in result.prospects.items()]
-            account = resolve_account(data.prospect_hint, self.config.prospects)
-            if account:
-                tags = [t for t in tags if t[1] != account] + [("prospect", account, 1.0, "export")]
+            accounts, _ = resolve_accounts(data.prospect_hint, self.config.prospects)
+            if accounts:
+                tags = [t for t in tags if t[1] not in accounts] + [("prospect", a, 1.0, "export") for a in accounts]
             tags.extend(("stage", stage, score, "model") for stage, score in result.stages.items())
             out.append(tags)
         return out

@@ -54,6 +54,9 @@ def build_items(raw_items: Sequence[RawItem], *, base_url: str | None, now: date
         updated = identity.normalise_date(raw.updated, now)
         author = sanitize.clean_text(raw.author, limit=sanitize.MAX_SHORT_CHARS) or None
         hint = sanitize.clean_text(raw.prospect_hint, limit=sanitize.MAX_SHORT_CHARS) or None
+        # An export row whose only change is its account is changed: its owner (and who may see it)
+        # moves. The account joins the version hash only when there is one, so feed items keep theirs.
+        version = digest if hint is None else identity.content_hash(digest, hint)
         items.append(
             ItemData(
                 key=key,
@@ -65,7 +68,7 @@ def build_items(raw_items: Sequence[RawItem], *, base_url: str | None, now: date
                 updated=updated,
                 author=author,
                 prospect_hint=hint,
-                content_hash=digest,
+                content_hash=version,
                 dedupe_key=identity.dedupe_key_canonical(title, canonical, digest),
             )
         )

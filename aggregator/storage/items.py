@@ -76,6 +76,7 @@ class ItemsMixin:
             fresh_owner: list[tuple[int, ItemData]] = []  # (request index, data) per fresh row
             updates: list[tuple[object, ...]] = []
             changed: list[list[tuple[int, ItemData]]] = [[] for _ in requests]  # (item id, data) per request
+            updated_keys: dict[int, str] = {}  # item id -> its new dedupe key, for items already stored
             for index, (request, unique) in enumerate(zip(requests, uniques, strict=True)):
                 source_id, visibility, now = request.source_id, request.visibility, to_db(request.now)
                 new = updated = 0
@@ -90,9 +91,10 @@ class ItemsMixin:
                         new += 1
                     elif row[1] != data.content_hash or row[2] != data.title:
                         updates.append((data.title, data.link, data.content_html, data.text, data.author,
-                                        to_db(data.updated), now, data.content_hash, data.dedupe_key,
-                                        to_db(data.published), row[0]))
+                                        data.prospect_hint, to_db(data.updated), now, data.content_hash,
+                                        data.dedupe_key, to_db(data.published), row[0]))
                         changed[index].append((row[0], data))
+                        updated_keys[row[0]] = data.dedupe_key
                         updated += 1
                 counts[index] = StoreCounts(new, updated, len(unique) - new - updated)
             if updates:
@@ -106,6 +108,8 @@ class ItemsMixin:
                 for owner, data in fresh_owner:
                     changed[owner].append((ids[(requests[owner].source_id, data.key)][0], data))
             self._group(conn, [item_id for mine in changed for item_id, _ in mine])
+            if updated_keys:  # a changed item may have left its group, or now lead another
+                self._regroup(conn, list(updated_keys), {key for key in updated_keys.values() if key})
             tagged: list[tuple[int, Iterable[Tag]]] = []
             for request, mine in zip(requests, changed, strict=True):
                 if request.tag is not None and mine:
@@ -127,6 +131,19 @@ class ItemsMixin:
         for start in range(0, len(item_ids), _CHUNK):
             chunk = item_ids[start:start + _CHUNK]
             _execute(conn, _GROUP_SQL.format(ids=_marks(len(chunk))), tuple(chunk))
+
+    @staticmethod
+    def _regroup(conn: Connection, item_ids: Sequence[int], dedupe_keys: Iterable[str]) -> None:
+        """After items changed their dedupe keys: regroup the items that followed them, and those
+        sharing their new keys (a changed item with a smaller id now leads that group)."""
+        for start in range(0, len(item_ids), _CHUNK):
+            chunk = item_ids[start:start + _CHUNK]
+            _execute(conn, _REGROUP_SQL.format(where=f"group_id IN ({_marks(len(chunk))})"), tuple(chunk))
+        keys = sorted(dedupe_keys)
+        for start in range(0, len(keys), _CHUNK):
+            chunk_keys = keys[start:start + _CHUNK]
+            _execute(conn, _REGROUP_SQL.format(where=f"dedupe_key IN ({_marks(len(chunk_keys))})"),
+                     tuple(chunk_keys))
 
     @staticmethod
     def _replace_auto_tags_many(conn: Connection, batch: Sequence[tuple[int, Iterable[Tag]]]) -> None:
@@ -284,15 +301,16 @@ _INSERT_SQL = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 # A missing date keeps the stored one.
 _UPDATE_SQL = (
-    "UPDATE items SET title = ?, link = ?, content_html = ?, text = ?, author = ?, updated = ?, last_changed = ?, "
-    "content_hash = ?, dedupe_key = ?, published = coalesce(?, published) WHERE id = ?")
+    "UPDATE items SET title = ?, link = ?, content_html = ?, text = ?, author = ?, prospect_hint = ?, updated = ?, "
+    "last_changed = ?, content_hash = ?, dedupe_key = ?, published = coalesce(?, published) WHERE id = ?")
 
 _TAG_SQL = "INSERT INTO item_tags (item_id, kind, value, score, origin, set_by) VALUES (?, ?, ?, ?, ?, NULL)"
 # An empty dedupe key groups nothing: such an item is its own group.
-_GROUP_SQL = (
-    "UPDATE items SET group_id = CASE WHEN dedupe_key = '' THEN id ELSE "
-    "(SELECT min(other.id) FROM items AS other WHERE other.dedupe_key = items.dedupe_key) END "
-    "WHERE id IN ({ids})")
+_GROUP_EXPRESSION = (
+    "CASE WHEN dedupe_key = '' THEN id ELSE "
+    "(SELECT min(other.id) FROM items AS other WHERE other.dedupe_key = items.dedupe_key) END")
+_GROUP_SQL = "UPDATE items SET group_id = " + _GROUP_EXPRESSION + " WHERE id IN ({ids})"
+_REGROUP_SQL = "UPDATE items SET group_id = " + _GROUP_EXPRESSION + " WHERE {where}"
 
 
 def row_to_item(row: ItemRow) -> ItemData:

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import Session, select
 
 from aggregator.storage.engine import aware, is_sqlite
-from aggregator.storage.models import HostSlotRow, SourceRow
+from aggregator.storage.models import HostSlotRow, ItemRow, SourceRow
 from aggregator.types import SourceSpec
 
 _SOURCES = SourceRow.__table__  # type: ignore[attr-defined]
@@ -35,6 +35,11 @@ class SourcesMixin:
                                     next_due=now)
                     session.add(row)
                 changed_url = row.url != spec.url or row.kind != spec.kind
+                if row.visibility == "external" and spec.visibility == "internal":
+                    # Reclassified internal: what it already stored is internal too. (The other
+                    # way round, stored items stay internal: they were fetched as internal.)
+                    session.execute(update(ItemRow).where(ItemRow.source_id == spec.id)  # type: ignore[arg-type]
+                                    .values(visibility="internal"))
                 row.url, row.kind, row.visibility = spec.url, spec.kind, spec.visibility
                 row.title, row.template = spec.title, spec.template
                 row.every_seconds = int(spec.every.total_seconds())

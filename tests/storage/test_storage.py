@@ -52,6 +52,41 @@ def test_same_story_from_two_sources_is_grouped(db_url: str) -> None:
     storage.close()
 
 
+def test_groups_follow_an_item_whose_story_changes(db_url: str) -> None:
+    """A story's group is its first item: when an updated item changes story, both groups stay whole."""
+    storage = open_storage(db_url)
+    storage.sync_sources([spec("a"), spec("b"), spec("c"), spec("d")], NOW)
+    storage.store_items("a", "external", [item("leader", dedupe="merger")], NOW)  # id 1
+    storage.store_items("b", "external", [item("follower", dedupe="merger")], NOW)  # id 2
+    storage.store_items("c", "external", [item("other", dedupe="layoffs")], NOW)  # id 3
+    storage.store_items("d", "external", [item("late", dedupe="layoffs")], NOW)  # id 4
+
+    def groups() -> dict[str, int | None]:
+        return {r.key: r.group_id for r in (storage.item(i) for i in range(1, 5)) if r}
+
+    assert groups() == {"leader": 1, "follower": 1, "other": 3, "late": 3}
+    # The leader turns out to be the layoffs story: it joins (and, being older, leads) that group,
+    # and the item it led becomes the first of the merger story.
+    storage.store_items("a", "external", [item("leader", body="edited", dedupe="layoffs")], NOW)
+    assert groups() == {"leader": 1, "follower": 2, "other": 1, "late": 1}
+    storage.close()
+
+
+def test_a_source_made_internal_takes_its_stored_items_along(db_url: str) -> None:
+    """Reclassifying a source internal makes what it already stored internal; never the other way."""
+    storage = open_storage(db_url)
+    storage.sync_sources([spec("crm"), spec("news")], NOW)
+    storage.store_items("crm", "external", [item("1")], NOW)
+    storage.store_items("news", "external", [item("2")], NOW)
+    storage.sync_sources([spec("crm", "internal"), spec("news")], NOW)
+    assert [(r.source_id, r.visibility) for r in (storage.item(i) for i in (1, 2)) if r] == [
+        ("crm", "internal"), ("news", "external")]
+    storage.sync_sources([spec("crm"), spec("news")], NOW)  # back to external: stored items stay internal
+    row = storage.item(1)
+    assert row is not None and row.visibility == "internal"
+    storage.close()
+
+
 def test_tags_replaced_on_update_but_corrections_win(db_url: str) -> None:
     storage = open_storage(db_url)
     storage.sync_sources([spec("a")], NOW)
