@@ -55,7 +55,11 @@ def _principal(runtime: Runtime, user: UserRow | None) -> Principal | None:
 
 
 def current_user(request: Request) -> Principal | None:
-    """The user signed in through the session cookie, if any (a changed password signs out)."""
+    """The user signed in through the session cookie, if any.
+
+    A session is refused once the user signed out, got a new password or role (``session_epoch``
+    moved on) or was removed, whichever copy of the cookie presents it.
+    """
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
@@ -64,7 +68,8 @@ def current_user(request: Request) -> Principal | None:
         return None
     runtime = get_runtime(request)
     user = runtime.storage.user_by_id(session.user_id)
-    if user is None or password_fingerprint(user.password_hash) != session.fingerprint:
+    if (user is None or user.session_epoch != session.epoch
+            or password_fingerprint(user.password_hash) != session.fingerprint):
         return None
     principal = _principal(runtime, user)
     request.state.principal = principal

@@ -3,8 +3,10 @@
 - Passwords: argon2id (argon2-cffi defaults), verified in constant time.
 - API tokens: 256 random bits shown once; only their SHA-256 is stored.
 - Sessions: a signed, timestamped cookie (itsdangerous) holding the user id, a
-  fingerprint of the password hash (changing the password ends every session)
-  and the per-session CSRF token. HttpOnly, SameSite=Lax, Secure behind https.
+  fingerprint of the password hash (changing the password ends every session),
+  the user's session epoch at sign-in (signing out, a new password or a role
+  change bumps it in the database, so copies of an old cookie are refused) and
+  the per-session CSRF token. HttpOnly, SameSite=Lax, Secure behind https.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class Session:
     csrf: str
     user_id: int | None = None
     fingerprint: str = ""
+    epoch: int = 0  # users.session_epoch at sign-in
 
     @classmethod
     def anonymous(cls) -> Session:
@@ -84,7 +87,7 @@ class Session:
     @classmethod
     def for_user(cls, user: UserRow) -> Session:
         return cls(csrf=secrets.token_urlsafe(24), user_id=user.id,
-                   fingerprint=password_fingerprint(user.password_hash))
+                   fingerprint=password_fingerprint(user.password_hash), epoch=user.session_epoch)
 
 
 class SessionCodec:
@@ -94,7 +97,8 @@ class SessionCodec:
         self._serializer = URLSafeTimedSerializer(secret, salt="funnelfeed.session")
 
     def dumps(self, session: Session) -> str:
-        return self._serializer.dumps({"c": session.csrf, "u": session.user_id, "f": session.fingerprint})
+        return self._serializer.dumps({"c": session.csrf, "u": session.user_id, "f": session.fingerprint,
+                                       "e": session.epoch})
 
     def loads(self, value: str | None) -> Session | None:
         if not value:
@@ -105,10 +109,10 @@ class SessionCodec:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("c"), str):
             return None
-        user_id = data.get("u")
-        if user_id is not None and not isinstance(user_id, int):
+        user_id, epoch = data.get("u"), data.get("e", 0)  # cookies from before epochs: epoch 0
+        if (user_id is not None and not isinstance(user_id, int)) or not isinstance(epoch, int):
             return None
-        return Session(csrf=data["c"], user_id=user_id, fingerprint=str(data.get("f") or ""))
+        return Session(csrf=data["c"], user_id=user_id, fingerprint=str(data.get("f") or ""), epoch=epoch)
 
 
 def csrf_matches(expected: str, presented: str | None) -> bool:

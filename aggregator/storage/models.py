@@ -132,6 +132,8 @@ class UserRow(SQLModel, table=True):
     rep_id: str | None = Field(default=None, max_length=100)
     api_token_hash: str | None = Field(default=None, max_length=128, index=True)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    #: Generation of this user's sessions: a cookie from an older one is refused (sign-out bumps it).
+    session_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class NoteRow(SQLModel, table=True):

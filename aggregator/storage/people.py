@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
 from aggregator.config.schema import RepConfig
@@ -66,8 +66,9 @@ class PeopleMixin:
             if row is None:
                 row = UserRow(username=username, password_hash=password_hash, role=role, rep_id=rep_id,
                               created_at=now)
-            else:
+            else:  # a new password, role or rep: sessions signed in under the old ones end
                 row.password_hash, row.role, row.rep_id = password_hash, role, rep_id
+                row.session_epoch += 1
             session.add(row)
             session.commit()
             session.refresh(row)
@@ -79,9 +80,17 @@ class PeopleMixin:
             if row is None:
                 return False
             row.password_hash = password_hash
+            row.session_epoch += 1  # signs them out everywhere
             session.add(row)
             session.commit()
             return True
+
+    def end_user_sessions(self, user_id: int) -> None:
+        """Refuse every session cookie issued to this user so far (sign-out: copies of the cookie die too)."""
+        with Session(self.engine) as session:
+            session.execute(update(UserRow).where(UserRow.id == user_id)  # type: ignore[arg-type]
+                            .values(session_epoch=UserRow.session_epoch + 1))
+            session.commit()
 
     def set_user_api_token_hash(self, user_id: int, token_hash: str | None) -> None:
         with Session(self.engine) as session:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from web.deps import Csrf, RuntimeDep, csrf_protect, current_user, request_session, safe_next
+from web.deps import Csrf, RuntimeDep, csrf_protect, current_user, safe_next
 from web.security import Session, verify_password
 
 router = APIRouter(include_in_schema=False)
@@ -44,10 +44,12 @@ def login(request: Request, runtime: RuntimeDep, username: Annotated[str, Form(m
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
-    """Sign out; a second tab's stale "Sign out" after the first already did is no error page."""
-    if request_session(request).user_id is not None:
-        await csrf_protect(request)  # only a signed-in session has anything to protect
+async def logout(request: Request, runtime: RuntimeDep) -> Response:
+    """Sign out everywhere; a second tab's stale "Sign out" after the first already did is no error page."""
+    principal = current_user(request)
+    if principal is not None:  # only a signed-in session has anything to protect
+        await csrf_protect(request)
+        runtime.storage.end_user_sessions(principal.id)  # copies of this cookie stop working too
     request.state.session = Session.anonymous()
     request.state.session_changed = True
     return RedirectResponse("/login", status_code=303)
