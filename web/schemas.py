@@ -83,6 +83,7 @@ class SourceOut(BaseModel):
     http_status: int | None
     consecutive_failures: int
     last_error: str | None
+    notes: list[str]  # what may want fixing although the last fetch worked (moved feed, selectors, accounts)
     next_due: datetime | None
     items_stored: int
     items_per_day: float

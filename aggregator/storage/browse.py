@@ -433,6 +433,11 @@ class SourceHealth:
     items_per_day: float
     last_item: datetime | None
 
+    @property
+    def notes(self) -> list[str]:
+        """What support staff may want to fix although the last fetch worked (one note per entry)."""
+        return self.row.notes.splitlines() if self.row.notes else []
+
 
 def source_health(storage: _HasEngine, now: datetime, days: int = 7) -> list[SourceHealth]:
     """Every configured source with its state and items per day over the last ``days`` days."""

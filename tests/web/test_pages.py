@@ -134,6 +134,23 @@ def test_sources_page_for_support(client: TestClient, runtime: Runtime) -> None:
     assert {s["id"]: s["state"] for s in sources} == {"crm": "ok", "news": "failing", "wire": "backing_off"}
 
 
+def test_sources_page_shows_the_notes_of_sources_that_work(client: TestClient, runtime: Runtime) -> None:
+    """A feed that moved for good still works, but support should update config.yaml: say so."""
+    now = utcnow()
+    moved = "moved permanently to https://news.example/new.xml: update the source's url in config.yaml"
+    runtime.storage.record_attempt("news", now=now, status="ok", http_status=200, error=None, next_due=now,
+                                   notes=[moved, "the date selector 'time' gave 2 of 9 values that are not dates"])
+    sign_in(client, "sam")
+    page = client.get("/sources").text
+    assert re.search(r'data-source="news">.*?OK.*?<ul class="notes source-notes"><li>moved permanently to '
+                     r'https://news.example/new.xml: update the source&#39;s url in config.yaml</li><li>the date',
+                     page, re.S)
+    assert 'data-source="news"' in client.get("/sources?q=moved+permanently").text
+    assert 'data-source="crm"' not in client.get("/sources?q=moved+permanently").text
+    sources = client.get("/api/sources", headers={"Authorization": f"Bearer {token_of('sam')}"}).json()
+    assert {s["id"]: s["notes"] for s in sources}["news"][0] == moved
+
+
 def test_metrics_and_healthz(client: TestClient, runtime: Runtime) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     runtime.storage.record_attempt("news", now=utcnow(), status="error", http_status=500, error="boom",

@@ -136,6 +136,6 @@ def list_sources(runtime: RuntimeDep, principal: ApiUser) -> list[SourceOut]:
                       state=h.state, last_attempt=aware(h.row.last_attempt),
                       last_success=aware(h.row.last_success), http_status=h.row.http_status,
                       consecutive_failures=h.row.consecutive_failures, last_error=h.row.last_error,
-                      next_due=aware(h.row.next_due), items_stored=h.row.items_stored,
+                      notes=h.notes, next_due=aware(h.row.next_due), items_stored=h.row.items_stored,
                       items_per_day=h.items_per_day)
             for h in browse.source_health(runtime.storage, runtime.clock())]

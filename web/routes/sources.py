@@ -51,7 +51,8 @@ def sources_page(request: Request, runtime: RuntimeDep, principal: PrivilegedPag
              if (not state or h.state == state or (state == "broken" and h.state in ("failing", "backing_off")))
              and (not visibility or h.row.visibility == visibility)
              and (not needle or needle in h.row.id.lower() or needle in (h.row.title or "").lower()
-                  or needle in h.row.url.lower() or needle in (h.row.last_error or "").lower())]
+                  or needle in h.row.url.lower() or needle in (h.row.last_error or "").lower()
+                  or needle in (h.row.notes or "").lower())]
     order = {"failing": 0, "backing_off": 1, "pending": 2, "ok": 3, "disabled": 4}
     shown.sort(key=lambda h: (order.get(h.state, 9), h.row.id))
     return request.app.state.templates.TemplateResponse(request, "sources.html", {
