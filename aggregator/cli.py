@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import sys
 
 import click
@@ -28,12 +29,35 @@ class Group(click.Group):
             sys.exit(1)
 
 
+#: Query parameters whose values are credentials (news APIs take their key in the URL).
+_SECRET_PARAM = re.compile(r"(?i)([?&][^=&#]*(?:key|token|secret|passw(?:or)?d|pwd|sig(?:nature)?|auth)[^=&#]*=)"
+                           r"[^&#]*")
+_URL_PASSWORD = re.compile(r"(//[^/?#:@\s]*:)[^/?#@\s]+@")
+
+
+def redact_url(text: str) -> str:
+    """``https://u:pw@h/x?api_key=abc`` → ``https://u:***@h/x?api_key=***``."""
+    return _SECRET_PARAM.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))
+
+
+class _UrlSecretFilter(logging.Filter):
+    """httpx logs every request's full URL at INFO (`-v`): keep API keys in query strings out of logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_url(str(a)) if i == 1 else a for i, a in enumerate(record.args))
+        return True
+
+
 @click.group(cls=Group)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def main(verbose: int) -> None:
     """funnelfeed: market intelligence feeds for sales teams."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    httpx_log = logging.getLogger("httpx")
+    if not any(isinstance(f, _UrlSecretFilter) for f in httpx_log.filters):
+        httpx_log.addFilter(_UrlSecretFilter())
 
 
 def _register() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,12 +17,14 @@ from pathlib import Path
 from aggregator.config import Config, database_url, effective_sources, load_config
 from aggregator.config.schema import RepConfig
 from aggregator.entitlements import Viewer
-from aggregator.errors import ConfigError
+from aggregator.errors import ConfigError, ConfigProblem
 from aggregator.storage import Storage, open_storage, utcnow
 from aggregator.types import SourceSpec
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+#: Seconds a changed config.yaml must stay unmodified before it is read (see reload_if_changed).
+SETTLE = 1.0
 
 
 @dataclass(frozen=True)
@@ -75,32 +78,56 @@ class ConfigHolder:
         self._listeners.append(listener)
 
     def reload_if_changed(self) -> ReloadResult | None:
-        """Reload when the file's mtime moved; a broken edit keeps the old config."""
+        """Reload when the file's mtime moved and has settled; a broken edit keeps the old config.
+
+        A file modified less than SETTLE seconds ago may be half written (an editor that truncates,
+        then writes): a valid prefix of it would drop every source and rep after the cut until the
+        next tick, so it is read at a later tick instead."""
         mtime = self._stat()
-        if mtime == self._mtime:
+        if mtime == self._mtime or 0 <= time.time() - mtime < SETTLE:
             return None
         self._mtime = mtime
         return self.reload()
 
     def reload(self) -> ReloadResult:
         try:
+            if _blank(self.path):
+                raise ConfigError([ConfigProblem(str(self.path), 0, 0, "", (
+                    "the file is empty (a save that failed or is still going on?); write at least "
+                    "`sources: []` to really run with nothing configured"))])
             config = load_config(self.path)
         except ConfigError as exc:
             result = ReloadResult(self.clock(), False, tuple(str(p) for p in exc.problems))
             log.error("config.yaml edit rejected; the previous configuration keeps running:\n%s", exc)
             self.last_reload = result
             return result
+        previous, was_broken = self.config, self.last_reload is not None and not self.last_reload.ok
         with self._lock:
             self.config, self._specs = config, effective_sources(config)
         self.last_reload = ReloadResult(self.clock(), True)
-        log.info("config.yaml reloaded: %d prospects, %d sources, %d reps",
-                 len(config.prospects), len(self._specs), len(config.reps))
+        # After a rejected edit the log's last word was an error: say at the same level that it is over.
+        log.log(logging.WARNING if was_broken else logging.INFO,
+                "config.yaml reloaded%s: %d prospects, %d sources, %d reps",
+                " (the earlier problems are fixed)" if was_broken else "",
+                len(config.prospects), len(self._specs), len(config.reps))
+        if database_url(config) != database_url(previous):
+            log.warning("database: changed in config.yaml, but the open database stays in use until "
+                        "funnelfeed is restarted")
         for listener in self._listeners:
             try:
                 listener(config)
             except Exception:  # a listener's failure must not undo a good reload
                 log.exception("config reload listener failed")
         return self.last_reload
+
+
+def _blank(path: Path) -> bool:
+    """True for a config.yaml with nothing but blanks and comments (unreadable files are load_config's)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
 
 
 @dataclass

@@ -37,13 +37,18 @@ def _read_items(handle: Any) -> list[Any]:
     from classifiers import TextItem
 
     items = []
+    name = "standard input" if getattr(handle, "name", "<stdin>") in ("<stdin>", "-") else handle.name
     for number, line in enumerate(handle, 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise click.ClickException(f"input line {number}: not JSON ({exc.msg})") from exc
+            raise click.ClickException(f"{name} line {number}: not JSON ({exc.msg})") from exc
+        if not isinstance(row, dict):
+            raise click.ClickException(f"{name} line {number}: expected a JSON object like "
+                                       '{"id": "1", "title": "...", "summary": "...", "link": "..."}, '
+                                       f"got {type(row).__name__}")
         items.append(
             TextItem(
                 id=str(row.get("id", number)),

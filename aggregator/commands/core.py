@@ -15,13 +15,18 @@ from typing import TYPE_CHECKING
 import click
 
 from aggregator.config import effective_sources, load_config
-from aggregator.errors import ConfigError, NotFoundError
+from aggregator.config.messages import did_you_mean
+from aggregator.config.validate import placeholders_in
+from aggregator.errors import ConfigError, FunnelfeedError, NotFoundError
 from aggregator.runtime import open_runtime
 from aggregator.storage import aware
 from aggregator.types import FetchOutcome, SourceSpec
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from aggregator.config.schema import Selectors
+    from aggregator.runtime import Runtime
 
 config_option = click.option(
     "--config", "config_path", default="config.yaml", show_default=True,
@@ -45,6 +50,15 @@ def check(config_path: Path) -> None:
     click.echo(f"{config_path}: OK: {_count(config.prospects, 'prospect')}, {_count(sources, 'source')} "
                f"({len(config.sources)} configured, {len(sources) - len(config.sources)} from "
                f"{_count(config.templates, 'template')}), {_count(config.reps, 'rep')}")
+    for template in config.templates:
+        if "domain" not in placeholders_in(template.url):
+            continue
+        bare = [p.id for p in config.prospects
+                if not p.domains and (template.only is None or p.id in template.only)]
+        if bare:  # expand_template skips them: say so, or they silently get no coverage from it
+            click.echo(f"note: template {template.id!r} uses {{domain}}, so it makes no source for "
+                       f"{', '.join(bare)}: give {'it' if len(bare) == 1 else 'them'} domains: in prospects:",
+                       err=True)
 
 
 def _count(things: Sized, noun: str) -> str:
@@ -59,13 +73,19 @@ def _count(things: Sized, noun: str) -> str:
 @click.option("--no-fetch", is_flag=True, help="Serve the web app only (workers fetch elsewhere).")
 def serve(config_path: Path, host: str, port: int, no_fetch: bool) -> None:
     """Run the web app and the fetch scheduler in one process."""
+    from aggregator.service import listen
     from aggregator.service import serve as run_serve
 
     runtime = open_runtime(config_path)
+    try:
+        sock = listen(host, port)
+    except FunnelfeedError:
+        runtime.close()
+        raise
     _ensure_admin(runtime)
     click.echo(f"funnelfeed serving on http://{host}:{port} (database: {runtime.storage.dialect}, "
                f"{len(runtime.holder.sources)} sources{', fetching' if not no_fetch else ''})", err=True)
-    asyncio.run(run_serve(runtime, host, port, fetch=not no_fetch))
+    asyncio.run(run_serve(runtime, host, port, fetch=not no_fetch, sock=sock))
 
 
 def _ensure_admin(runtime: object) -> None:
@@ -130,21 +150,38 @@ def fetch(config_path: Path, source_ids: tuple[str, ...], fetch_all: bool, as_js
         due = {r.id for r in runtime.storage.sources() if (aware(r.next_due) or now) <= now}
         specs = [s for s in specs if s.id in due]
 
+    done: list[FetchOutcome] = []
+
     async def run() -> list[FetchOutcome]:
         pipeline = Pipeline(runtime)
         try:
             if as_json:
                 def emit(o: FetchOutcome) -> None:
+                    done.append(o)
                     click.echo(json.dumps({"source": o.source, "status": o.status, "new": o.new,
                                            "updated": o.updated, "error": o.error}))
                 return await pipeline.run_pass(specs, emit)
             with Progress(console=Console(stderr=True), transient=True) as progress:
                 task = progress.add_task("fetching", total=len(specs))
-                return await pipeline.run_pass(specs, lambda _o: progress.advance(task))
+
+                def advance(o: FetchOutcome) -> None:
+                    done.append(o)
+                    progress.advance(task)
+                return await pipeline.run_pass(specs, advance)
         finally:
             await pipeline.aclose()
 
-    outcomes = asyncio.run(run())
+    if not specs:
+        _say_nothing_to_fetch(runtime)
+        runtime.close()
+        return
+    try:
+        outcomes = asyncio.run(run())
+    except KeyboardInterrupt:  # Ctrl-C: say what was kept instead of click's bare "Aborted!"
+        runtime.close()
+        click.echo(f"interrupted: {len(done)} of {_count(specs, 'source')} finished and their items are "
+                   "stored; the rest keep their schedule, so a due one is fetched by the next pass", err=True)
+        sys.exit(130)
     runtime.close()
     if as_json:
         return
@@ -154,9 +191,23 @@ def fetch(config_path: Path, source_ids: tuple[str, ...], fetch_all: bool, as_js
     console = _report_console()
     console.print(table)
     counts = Counter(o.status for o in outcomes)
-    console.print(f"{len(outcomes)} sources: {counts['ok']} ok, {counts['not_modified']} not modified, "
+    console.print(f"{_count(outcomes, 'source')}: {counts['ok']} ok, {counts['not_modified']} not modified, "
                   f"{counts['deferred']} deferred, {counts['error']} failed; "
                   f"{sum(o.new for o in outcomes)} new items, {sum(o.updated for o in outcomes)} updated")
+
+
+def _say_nothing_to_fetch(runtime: Runtime) -> None:
+    """An empty table and "0 sources" look like a broken config; say why nothing ran instead."""
+    enabled = [s.id for s in runtime.holder.sources if s.enabled]
+    if not runtime.holder.sources:
+        message = f"no sources in {runtime.holder.path}: add some under sources: or templates:"
+    elif not enabled:
+        message = "every source is disabled (enabled: false); nothing to fetch"
+    else:
+        due = [r.next_due for r in runtime.storage.sources() if r.id in enabled and r.next_due is not None]
+        soonest = f" (the next is due {_short_time(min(due))})" if due else ""
+        message = f"no source is due yet{soonest}; `funnelfeed fetch --all` fetches every source now"
+    click.echo(message, err=True)  # stderr: `--json` output stays JSON lines (none here)
 
 
 @click.command()
@@ -170,8 +221,9 @@ def sources(config_path: Path, as_json: bool) -> None:
     rows = runtime.storage.sources()
     runtime.close()
 
-    def iso(value: object) -> str | None:
-        return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
+    def iso(value: datetime | None) -> str | None:
+        moment = aware(value)  # SQLite hands back naive times; say they are UTC, as the table does
+        return moment.isoformat() if moment is not None else None
 
     if as_json:
         for r in rows:
@@ -222,7 +274,6 @@ def _short_time(value: datetime | None) -> str:
 def preview(config_path: Path, source_id: str | None, url: str | None, kind: str,
             selectors: tuple[str, ...], visibility: str, as_json: bool) -> None:
     """Fetch once and print the items that would be stored, with tags; stores nothing."""
-    from aggregator.config.schema import Selectors
     from aggregator.fetch import Fetcher
     from aggregator.outputs.headline import headline
     from aggregator.tagging import ItemTagger
@@ -231,10 +282,12 @@ def preview(config_path: Path, source_id: str | None, url: str | None, kind: str
     if source_id:
         spec = _select(effective_sources(config), (source_id,))[0]
     elif url:
-        select = None
-        if selectors:
-            pairs = dict(s.split("=", 1) for s in selectors if "=" in s)
-            select = Selectors.model_validate(pairs)
+        if kind == "export":
+            raise click.UsageError("an export needs its column mapping: add the source to config.yaml with "
+                                   "columns: and run `funnelfeed preview SOURCE_ID`")
+        if selectors and kind != "page":
+            raise click.UsageError("--select applies only to --kind page")
+        select = _selectors(selectors) if selectors else None
         spec = SourceSpec(id="preview", url=url, kind=kind, visibility=visibility,  # type: ignore[arg-type]
                           every=timedelta(hours=1), select=select)
     else:
@@ -267,6 +320,30 @@ def preview(config_path: Path, source_id: str | None, url: str | None, kind: str
         click.echo(f"note: {note}", err=as_json)
     if not as_json:
         click.echo(f"{len(result.items)} item(s) from {spec.id} ({spec.visibility}); nothing was stored")
+
+
+def _selectors(options: tuple[str, ...]) -> Selectors:
+    """``--select FIELD=SELECTOR`` options as Selectors; each mistake is a usage error naming the option."""
+    from aggregator.config.schema import Selectors
+    from aggregator.config.validate import selector_problem
+
+    fields = list(Selectors.model_fields)
+    pairs: dict[str, str] = {}
+    for option in options:
+        field, equals, selector = option.partition("=")
+        field = field.strip()
+        if not equals or not field:
+            raise click.UsageError(f"--select {option!r}: write FIELD=SELECTOR, e.g. --select item=article")
+        if field not in fields:
+            raise click.UsageError(f"--select {option!r}: unknown field {field!r}{did_you_mean(field, fields)}; "
+                                   f"fields: {', '.join(fields)}")
+        if problem := selector_problem(field, selector):
+            raise click.UsageError(f"--select {option!r}: {problem}")
+        pairs[field] = selector
+    if "item" not in pairs:
+        raise click.UsageError("--select item=SELECTOR is required: it finds each item on the page "
+                               "(e.g. --select item=article)")
+    return Selectors.model_validate(pairs)
 
 
 @click.command()

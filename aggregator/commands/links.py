@@ -35,6 +35,10 @@ def links(config_path: Path, base_url: str | None, rotate: tuple[str, ...], revo
     A link is shown only when it is created: only a hash is stored. Use --rotate REP
     to replace a lost or leaked link (the old link then gives 404 immediately).
     """
+    both = sorted(set(rotate) & set(revoke))
+    if both:
+        raise click.UsageError(f"--rotate and --revoke both name {', '.join(both)}: --rotate issues a new "
+                               "link (the old one stops working), --revoke leaves the rep with none; pick one")
     runtime = open_runtime(config_path)
     try:
         base = base_url or runtime.config.web.base_url
@@ -43,6 +47,10 @@ def links(config_path: Path, base_url: str | None, rotate: tuple[str, ...], revo
         if unknown:
             raise NotFoundError(f"unknown rep(s): {', '.join(unknown)}; reps are listed under `reps:` "
                                 f"in {config_path}")
+        if not known:
+            click.echo(f"no reps in {config_path}: add them under reps: (id, name, accounts), then run "
+                       "`funnelfeed links` again", err=True)
+            return
         now = runtime.clock()
         for rep_id in revoke:
             runtime.storage.set_rep_token_hash(rep_id, None, now)

@@ -9,11 +9,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from aggregator.config.messages import problems_from_validation
-from aggregator.config.schema import STAGES, Config
+from aggregator.config.schema import STAGES, Config, database_problem
 from aggregator.config.templates import effective_sources
 from aggregator.config.validate import cross_check
 from aggregator.config.yamlload import LoadedYaml, parse_yaml, read_yaml
-from aggregator.errors import ConfigError
+from aggregator.errors import ConfigError, ConfigProblem
 
 __all__ = [
     "STAGES",
@@ -41,7 +41,8 @@ def _validate(loaded: LoadedYaml, environ: Mapping[str, str] | None) -> Config:
 
 
 def _resolve_relative_files(config: Config, base: Path) -> Config:
-    """`file://examples/x.csv`, a relative model_path and ca_bundle are relative to config.yaml's folder."""
+    """`file://examples/x.csv`, a relative model_path, ca_bundle and SQLite file are relative to
+    config.yaml's folder."""
 
     def fix(url: str) -> str:
         if url.startswith("file://") and not url.startswith("file:///"):
@@ -53,11 +54,16 @@ def _resolve_relative_files(config: Config, base: Path) -> Config:
     model_path = Path(config.classifier.model_path)
     classifier = config.classifier.model_copy(
         update={"model_path": str(model_path if model_path.is_absolute() else base / model_path)})
+    database = config.database
+    db_path = database.removeprefix("sqlite:///")
+    if database.startswith("sqlite:///") and db_path != ":memory:" and not Path(db_path).is_absolute():
+        # else `funnelfeed sources --config /srv/ff/config.yaml` run from elsewhere opens a new, empty database
+        database = f"sqlite:///{base / db_path}"
     fetch = config.fetch
     if fetch.ca_bundle:
         fetch = fetch.model_copy(update={"ca_bundle": str(base / fetch.ca_bundle)})  # an absolute path stays
     return config.model_copy(update={"sources": sources, "templates": templates, "classifier": classifier,
-                                     "fetch": fetch})
+                                     "fetch": fetch, "database": database})
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
@@ -72,4 +78,9 @@ def load_config_text(text: str, path: str = "config.yaml", environ: Mapping[str,
 
 def database_url(config: Config) -> str:
     """FUNNELFEED_DATABASE_URL overrides config.yaml, so passwords stay out of the file."""
-    return os.environ.get("FUNNELFEED_DATABASE_URL") or config.database
+    url = os.environ.get("FUNNELFEED_DATABASE_URL")
+    if not url:
+        return config.database
+    if message := database_problem(url):
+        raise ConfigError([ConfigProblem("FUNNELFEED_DATABASE_URL", 0, 0, "", message)])
+    return url

@@ -113,6 +113,20 @@ def problems_from_validation(
             msg += did_you_mean(str(given), [a for a in allowed if a])
         elif kind == "value_error":
             msg = msg.removeprefix("Value error, ")
+        elif kind == "list_type":
+            given = err.get("input")
+            if _model_at(root, [*loc, 0]) is not None:  # a list of entries (prospects:, sources:, ...)
+                msg = f"expected a list of entries, each starting with '- ' on its own line (got {given!r})"
+            else:
+                msg = f"expected a list, e.g. [{given}] or one '- item' per line below the key (got {given!r})"
+        elif kind in ("model_type", "model_attributes_type", "dict_type"):
+            model = _model_at(root, loc)
+            keys = f" with keys such as {', '.join(list(model.model_fields)[:4])}" if model else ""
+            msg = f"expected 'key: value' entries here{keys} (got {err.get('input')!r})"
+        elif kind == "string_too_short":
+            msg = "cannot be empty"
+        elif kind == "bool_parsing":
+            msg = f"expected true or false (got {err.get('input')!r})"
         elif kind == "string_type" and isinstance(err.get("input"), int | float | bool):
             msg = (f"expected text but YAML read {err.get('input')!r}; put the value in quotes "
                    "to keep it exactly as written")

@@ -9,6 +9,7 @@ Cross-references (prospect ids, stages, template placeholders) are checked in
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from datetime import timedelta
 from typing import Annotated, Literal
@@ -33,6 +34,8 @@ Kind = Literal["feed", "page", "export"]
 Visibility = Literal["external", "internal"]
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+#: The longest duration accepted anywhere (a fetch interval of a year is already a paused source).
+MAX_DURATION = timedelta(days=3650)
 _DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 
 
@@ -43,19 +46,26 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30m, 1h or 1d")
     if isinstance(value, int | float):
-        if value <= 0:
-            raise ValueError("a duration must be positive")
-        return timedelta(seconds=float(value))
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError("a duration must be a positive number of seconds, or written like 30m, 1h or 1d")
+        return _bounded(float(value), repr(value))
     if not isinstance(value, str):
         raise ValueError("expected a duration such as 30m, 1h or 1d")
     match = _DURATION_RE.match(value)
     if not value.strip() or match is None or not any(match.groups()):
         raise ValueError(f"{value!r} is not a duration; write it like 90s, 30m, 1h, 1h30m or 2d")
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    result = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    if result <= timedelta(0):
+    if days * 86400 + hours * 3600 + minutes * 60 + seconds <= 0:
         raise ValueError("a duration must be positive")
-    return result
+    return _bounded(days * 86400.0 + hours * 3600 + minutes * 60 + seconds, repr(value))
+
+
+def _bounded(seconds: float, shown: str) -> timedelta:
+    """A huge duration (``9999999999d``) is a typo, and timedelta would overflow on it or on
+    the next-due time computed from it; cap it with a message instead of a traceback."""
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"{shown} is longer than the longest duration allowed ({MAX_DURATION.days}d)")
+    return timedelta(seconds=seconds)
 
 
 def _check_id(value: object) -> object:
@@ -75,6 +85,29 @@ def _check_url(value: object) -> object:
             f"{value!r} is not a URL this product can fetch: it must start with http://, "
             "https:// or file:// and contain no spaces"
         )
+    return value
+
+
+#: Database URL schemes funnelfeed has drivers for (``postgresql://`` means psycopg).
+DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgresql+psycopg://")
+
+
+def database_problem(url: str) -> str | None:
+    """Why ``url`` cannot be funnelfeed's database, or None; said before any driver is tried,
+    which would answer "No module named 'MySQLdb'" or "Can't load plugin"."""
+    if url.startswith(DATABASE_SCHEMES) and url not in DATABASE_SCHEMES:
+        return None
+    if url.startswith("sqlite:"):
+        return (f"{url!r} names no file: write sqlite:///FILE with three slashes, e.g. sqlite:///funnelfeed.db "
+                "(four for an absolute path: sqlite:////var/lib/funnelfeed.db)")
+    scheme = url.split("://", 1)[0] if "://" in url else url[:20]
+    return (f"{scheme!r} is not a database funnelfeed can use: write sqlite:///FILE (e.g. sqlite:///funnelfeed.db) "
+            "or postgresql+psycopg://USER@HOST/DBNAME")
+
+
+def _check_database(value: object) -> object:
+    if isinstance(value, str) and (message := database_problem(value)):
+        raise ValueError(message)
     return value
 
 
@@ -184,7 +217,8 @@ class AccountConfig(Strict):
 
 class RepConfig(Strict):
     id: Id = Field(description="Rep id; links a web user to this rep.")
-    name: str = Field(min_length=1, description="The rep's name, shown in feed titles.")
+    name: str = Field(min_length=1, max_length=200,  # the reps table's column: PostgreSQL refuses more
+                      description="The rep's name, shown in feed titles.")
     email: str | None = Field(default=None, description="Contact address (optional).")
     accounts: list[AccountConfig] = Field(default=[], description="Accounts this rep follows.")
 
@@ -278,7 +312,7 @@ class ClassifierSettings(Strict):
 class Config(Strict):
     """The whole of config.yaml."""
 
-    database: str = Field(
+    database: Annotated[str, BeforeValidator(_check_database)] = Field(
         default="sqlite:///funnelfeed.db",
         description="sqlite:///FILE or postgresql+psycopg://...; FUNNELFEED_DATABASE_URL overrides.",
     )

@@ -14,9 +14,18 @@ def fill(url: str, prospect: ProspectConfig) -> str:
     values = {
         "id": quote(prospect.id, safe=""),
         "name": quote(prospect.name, safe=""),
-        "domain": quote(prospect.domains[0] if prospect.domains else "", safe=""),
+        "domain": quote(_ascii_domain(prospect.domains[0]) if prospect.domains else "", safe=""),
     }
     return url.format(**values)
+
+
+def _ascii_domain(domain: str) -> str:
+    """'bücher.example' → 'xn--bcher-kva.example': percent-encoding would break a URL whose host
+    is {domain}, while the IDNA form is right in a host, a path and a query alike."""
+    try:
+        return domain.strip().encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
 
 
 def _spec(source_id: str, fields: SourceFields, config: Config, url: str, prospects: tuple[str, ...],

@@ -7,11 +7,13 @@ reports these problems alongside the field errors instead of after them.
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import string
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aggregator.config.messages import did_you_mean, key_path
 from aggregator.config.yamlload import LoadedYaml
@@ -37,6 +39,29 @@ def placeholders_in(url: str) -> list[str]:
         return [name for _, name, _, _ in string.Formatter().parse(url) if name is not None]
     except ValueError:
         return ["<unbalanced braces>"]
+
+
+def placeholder_problems(url: str) -> list[str]:
+    """What is wrong with a template URL's placeholders: each message says how to write it.
+
+    ``{name!r}`` or ``{name:>20}`` would be filled in by str.format with quotes or padding,
+    a URL that looks right in config.yaml but fetches something else, so only the bare
+    ``{id}``, ``{name}`` and ``{domain}`` are accepted."""
+    try:
+        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(url) if name is not None]
+    except ValueError:
+        return ["a '{' or '}' has no partner; placeholders are written {id}, {name} or {domain}, "
+                "and a literal brace is written {{ or }}"]
+    problems = []
+    for name, spec, conv in fields:
+        if name not in PLACEHOLDERS:
+            problems.append(f"unknown placeholder {{{name}}}{did_you_mean(name, PLACEHOLDERS)}; "
+                            "templates may use {id}, {name} and {domain}")
+        elif spec or conv:
+            written = "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
+            problems.append(f"placeholder {written} would not be filled in as written: write {{{name}}} "
+                            "(values are URL-encoded for you)")
+    return problems
 
 
 def ca_bundle_trouble(path: Path) -> str | None:
@@ -92,6 +117,11 @@ def cross_check(loaded: LoadedYaml, environ: Mapping[str, str] | None = None) ->
             else:
                 seen[ident] = index
 
+    for index, prospect in _entries(data, "prospects"):
+        for j, domain in _strings(prospect.get("domains")):
+            if message := domain_problem(domain):
+                problems.append(problem(("prospects", index, "domains", j), message))
+
     for section in ("sources", "templates"):
         for index, entry in _entries(data, section):
             for j, ref in _strings(entry.get("prospects")):
@@ -99,13 +129,8 @@ def cross_check(loaded: LoadedYaml, environ: Mapping[str, str] | None = None) ->
             problems.extend(_check_source(entry, (section, index), problem, env))
     for index, template in _entries(data, "templates"):
         url = template.get("url")
-        for name in placeholders_in(url) if isinstance(url, str) else []:
-            if name not in PLACEHOLDERS:
-                problems.append(problem(
-                    ("templates", index, "url"),
-                    f"unknown placeholder {{{name}}}{did_you_mean(name, PLACEHOLDERS)}; "
-                    "templates may use {id}, {name} and {domain}",
-                ))
+        for message in placeholder_problems(url) if isinstance(url, str) else []:
+            problems.append(problem(("templates", index, "url"), message))
         for j, ref in _strings(template.get("only")):
             check_ref(("templates", index, "only", j), ref)
 
@@ -137,6 +162,13 @@ def _check_source(entry: dict[str, Any], loc: tuple[str | int, ...], make: Probl
         yield make((*loc, "select"), "'select' applies only to kind: page")
     if isinstance(url, str) and url.startswith("file://") and kind in ("feed", "page"):
         yield make((*loc, "url"), "file:// URLs are only for kind: export")
+    if isinstance(url, str) and (password := _url_password(url)):
+        yield make((*loc, "url"), f"the URL carries a password ({password}); it would show in logs and "
+                   "health pages: use 'auth: {basic: {username: NAME, password_env: VARIABLE}}' instead")
+    select = entry.get("select")
+    for field, value in select.items() if isinstance(select, dict) else ():
+        if isinstance(value, str) and (message := selector_problem(str(field), value)):
+            yield make((*loc, "select", field), message)
     auth = entry.get("auth")
     if isinstance(auth, dict):
         names = [auth["env"]] if isinstance(auth.get("env"), str) else []
@@ -154,3 +186,47 @@ def _check_source(entry: dict[str, Any], loc: tuple[str | int, ...], make: Probl
         if str(header).lower() in {"authorization", "cookie", "proxy-authorization"}:
             yield make((*loc, "headers", header),
                        f"{header} carries a secret: use 'auth: {{header: {header}, env: VARIABLE}}' instead")
+
+
+#: "css@attribute" as aggregator.fetch.pages reads it (config may not import fetch).
+_ATTR_SELECTOR = re.compile(r"^(?P<css>.*?)\s*@(?P<attr>[A-Za-z_:][-A-Za-z0-9_:.]*)$")
+
+
+def selector_problem(field: str, selector: str) -> str | None:
+    """Why a page selector cannot work, or None: a selector that is not CSS fails every fetch,
+    so `check` (and `preview --select`) say so up front."""
+    import soupsieve  # bs4's selector engine; imported here so loading config stays light
+
+    css = selector.strip()
+    attr = None
+    if field != "item" and (match := _ATTR_SELECTOR.match(css)):
+        css, attr = match.group("css"), match.group("attr")
+    if not css and attr is None:
+        return "a selector cannot be empty; remove the key or write a CSS selector such as h2"
+    if css:
+        try:
+            soupsieve.compile(css)
+        except soupsieve.SelectorSyntaxError as exc:
+            example = "article" if field == "item" else "h2, or a@href for an attribute"
+            return f"{selector!r} is not a valid CSS selector ({str(exc).splitlines()[0]}); write it like {example}"
+    return None
+
+
+def _url_password(url: str) -> str | None:
+    """The password part of ``scheme://user:password@host``, masked, or None."""
+    netloc = urlsplit(url).netloc if "://" in url else ""
+    userinfo, at, _host = netloc.rpartition("@")
+    if at and ":" in userinfo and userinfo.split(":", 1)[1]:
+        return f"{userinfo.split(':', 1)[0]}:***"
+    return None
+
+
+def domain_problem(domain: str) -> str | None:
+    """Why ``domain`` is not a bare host name, or None: a URL there never matches an item's link
+    and makes a {domain} template fetch 'https://https%3A%2F%2F...'."""
+    host = domain.strip()
+    if "://" in host or "/" in host or "@" in host or not host or any(c.isspace() for c in host):
+        guess = urlsplit(host if "://" in host else f"//{host}").hostname if host else None
+        example = guess.removeprefix("www.") if guess else "acme.example"
+        return f"{domain!r} is not a domain: write the host name alone, e.g. {example}"
+    return None

@@ -80,6 +80,8 @@ def parse_yaml(text: str, path: str) -> LoadedYaml:
         what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
         if "duplicate key" in what:
             what = what.split("\n")[0] + "; each key may appear once in a mapping: remove or rename one"
+        elif "'\\t'" in what:
+            what += "; indent with spaces, never tabs"
         raise ConfigError([ConfigProblem(path, line, col, "", f"YAML error: {what}")]) from exc
     except YAMLError as exc:
         raise ConfigError([ConfigProblem(path, 0, 0, "", f"YAML error: {exc}")]) from exc
@@ -105,6 +107,15 @@ def read_yaml(path: str | Path) -> LoadedYaml:
         raise ConfigError(
             [ConfigProblem(str(p), 0, 0, "", "file not found; pass --config PATH or create config.yaml")]
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        # Notepad's "ANSI" and many Windows editors save Windows-1252: point at the character.
+        raw = p.read_bytes()
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        shown = raw[exc.start:exc.start + 1].decode("cp1252", errors="replace")
+        raise ConfigError([ConfigProblem(str(p), line, column, "", (
+            f"the file is not UTF-8 (byte 0x{raw[exc.start]:02x}, perhaps {shown!r} saved as Windows-1252 or "
+            "Latin-1); save config.yaml as UTF-8 in your editor"))]) from None
+    except OSError as exc:
         raise ConfigError([ConfigProblem(str(p), 0, 0, "", f"cannot read the file: {exc}")]) from None
     return parse_yaml(text, str(p))

@@ -165,3 +165,173 @@ def test_check_command_exit_codes(tmp_path: Path) -> None:
 
 def test_the_stage_literal_names_the_classifiers_stages_in_funnel_order() -> None:
     assert get_args(Stage) == STAGES
+
+
+@pytest.mark.parametrize("value", ["9999999999d", "99999999999999999999999s", "1e400", ".inf", ".nan", "3651d"])
+def test_huge_or_infinite_durations_are_problems_not_tracebacks(value: str) -> None:
+    problems = problems_of(f"fetch: {{every: {value}}}\n")
+    assert len(problems) == 1 and problems[0].startswith("config.yaml:1:9: fetch.every:"), problems
+    assert "duration" in problems[0]
+    assert load_config_text("fetch: {every: 3650d, deadline: 90}\n", environ={}).fetch.every.days == 3650
+
+
+def test_page_selectors_that_are_not_css_are_found_by_check() -> None:
+    problems = problems_of(
+        "sources:\n  - id: p\n    url: https://x.example/\n    kind: page\n    visibility: external\n"
+        "    select: {item: '<<<', title: 'h2[', link: 'a@href', date: '@datetime', summary: ''}\n"
+    )
+    assert [p.split(": ", 2)[1] for p in problems] == ["sources[0].select.item", "sources[0].select.title",
+                                                     "sources[0].select.summary"], problems
+    assert "'<<<' is not a valid CSS selector" in problems[0] and "write it like article" in problems[0]
+    assert "cannot be empty" in problems[2]
+
+
+def test_template_placeholders_must_be_bare() -> None:
+    def template(url: str) -> str:
+        return f"templates:\n  - {{id: t, url: '{url}', kind: feed, visibility: external}}\n"
+
+    conversion = problems_of(template("https://n.example/?q={name!r}&i={id:>5}"))
+    assert len(conversion) == 2 and "write {name}" in conversion[0] and "write {id}" in conversion[1]
+    unbalanced = problems_of(template("https://n.example/?q={name"))
+    assert len(unbalanced) == 1 and "has no partner" in unbalanced[0] and "{{" in unbalanced[0]
+    literal = load_config_text(template("https://n.example/{{x}}?q={name}") +
+                               "prospects:\n  - {id: a, name: A B}\n", environ={})
+    assert effective_sources(literal)[0].url == "https://n.example/{x}?q=A%20B"
+
+
+def test_a_password_in_a_source_url_is_a_problem_and_is_not_repeated() -> None:
+    problems = problems_of(
+        "sources:\n  - {id: s, url: 'https://bob:hunter2@x.example/', kind: feed, visibility: external}\n"
+        "  - {id: t, url: 'https://bob@x.example/', kind: feed, visibility: external}\n"
+    )
+    assert len(problems) == 1 and "sources[0].url" in problems[0] and "password_env" in problems[0]
+    assert "hunter2" not in problems[0] and "bob:***" in problems[0]
+
+
+@pytest.mark.parametrize(("url", "words"), [
+    ("mysql://u:pw@db/x", "'mysql' is not a database funnelfeed can use"),
+    ("postgres://db/x", "'postgres' is not a database"),
+    ("sqlite://ff.db", "three slashes"),
+    ("sqlite:///", "names no file"),
+])
+def test_database_urls_funnelfeed_cannot_use_are_problems(url: str, words: str) -> None:
+    problems = problems_of(f"database: '{url}'\n")
+    assert len(problems) == 1 and problems[0].startswith("config.yaml:1:1: database:") and words in problems[0]
+    assert "pw" not in problems[0]
+
+
+def test_a_bad_database_url_from_the_environment_is_named(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("prospects: []\n")
+    monkeypatch.setenv("FUNNELFEED_DATABASE_URL", "mysql://u:secretpw@127.0.0.1:1/db")
+    result = CliRunner().invoke(main, ["sources", "--config", str(config)])
+    assert result.exit_code == 1
+    assert "FUNNELFEED_DATABASE_URL: 'mysql' is not a database" in result.output
+    assert "secretpw" not in result.output
+
+
+def test_a_relative_sqlite_file_is_next_to_config_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "srv"
+    folder.mkdir()
+    (folder / "config.yaml").write_text("database: sqlite:///data/ff.db\n")
+    elsewhere = tmp_path / "home"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("FUNNELFEED_DATABASE_URL", raising=False)
+    assert load_config(folder / "config.yaml").database == f"sqlite:///{folder / 'data' / 'ff.db'}"
+    result = CliRunner().invoke(main, ["sources", "--config", str(folder / "config.yaml")])
+    assert result.exit_code == 0, result.output
+    assert (folder / "data" / "ff.db").is_file() and not list(elsewhere.iterdir())
+
+
+def test_the_shipped_config_shows_every_key() -> None:
+    """README: "the shipped file is a working, commented example of every key"."""
+    from pydantic import BaseModel
+
+    from aggregator.config import schema
+
+    text = (REPO / "config.yaml").read_text()
+    models = [m for m in vars(schema).values()
+              if isinstance(m, type) and issubclass(m, BaseModel) and m.__module__ == schema.__name__]
+    for model in models:
+        for name in model.model_fields:
+            assert re.search(rf"\b{name}:", text), f"config.yaml does not show {model.__name__}.{name}"
+
+
+def test_check_names_prospects_a_domain_template_skips(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "prospects:\n  - {id: acme, name: Acme, domains: [acme.example]}\n  - {id: bare, name: Bare}\n"
+        "templates:\n  - {id: site, url: 'https://{domain}/feed', kind: feed, visibility: external}\n"
+        "  - {id: news, url: 'https://n.example/?q={name}', kind: feed, visibility: external}\n"
+    )
+    result = CliRunner().invoke(main, ["check", "--config", str(config)])
+    assert result.exit_code == 0
+    assert "OK: 2 prospects, 3 sources" in result.output
+    assert "note: template 'site' uses {domain}, so it makes no source for bare" in result.output
+    assert "template 'news'" not in result.output
+
+
+def test_a_config_saved_as_windows_1252_is_located_with_the_fix(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_bytes("prospects:\n  - {id: socgen, name: Société Générale}\n".encode("cp1252"))
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    [problem] = [str(p) for p in info.value.problems]
+    assert problem.startswith(f"{config}:2:28: the file is not UTF-8 (byte 0xe9, perhaps 'é'")
+    assert "save config.yaml as UTF-8" in problem
+
+
+def test_a_tab_in_the_indentation_is_named() -> None:
+    problems = problems_of("prospects:\n\t- {id: acme, name: A}\n")
+    assert problems[0].startswith("config.yaml:2:1: YAML error") and "indent with spaces, never tabs" in problems[0]
+
+
+def test_prospect_domains_must_be_host_names() -> None:
+    problems = problems_of(
+        "prospects:\n  - id: acme\n    name: Acme\n"
+        "    domains: ['https://www.acme.example/', acme.example/news, ACME.example, shop.acme.example]\n"
+    )
+    assert problems == [
+        "config.yaml:4:15: prospects[0].domains[0]: 'https://www.acme.example/' is not a domain: "
+        "write the host name alone, e.g. acme.example",
+        "config.yaml:4:44: prospects[0].domains[1]: 'acme.example/news' is not a domain: "
+        "write the host name alone, e.g. acme.example",
+    ]
+
+
+def test_a_rep_name_longer_than_the_database_keeps_is_a_problem() -> None:
+    """PostgreSQL refused it at every command with a DataError traceback (reps.name is VARCHAR(200))."""
+    problems = problems_of("reps:\n  - {id: r, name: '" + "N" * 201 + "'}\n")
+    assert len(problems) == 1 and problems[0].startswith("config.yaml:2:13: reps[0].name:")
+    assert "at most 200 characters" in problems[0]
+    assert load_config_text("reps:\n  - {id: r, name: '" + "N" * 200 + "'}\n", environ={}).reps[0].name
+
+
+def test_wrong_shapes_say_what_to_write() -> None:
+    problems = problems_of(
+        "prospects:\n  - {id: a, name: '', aliases: Acme}\n"
+        "reps:\n  - {id: r, name: R, accounts: [acme]}\n"
+        "sources: x\n"
+        "templates:\n  - {id: t, url: 'https://n.example/{name}', kind: feed, visibility: external, robots: maybe}\n"
+    )
+    assert problems == [
+        "config.yaml:2:13: prospects[0].name: cannot be empty",
+        "config.yaml:2:23: prospects[0].aliases: expected a list, e.g. [Acme] or one '- item' per line "
+        "below the key (got 'Acme')",
+        "config.yaml:4:33: reps[0].accounts[0]: expected 'key: value' entries here with keys such as "
+        "prospect, stage (got 'acme')",
+        "config.yaml:5:1: sources: expected a list of entries, each starting with '- ' on its own line (got 'x')",
+        "config.yaml:7:80: templates[0].robots: expected true or false (got 'maybe')",
+    ]
+
+
+def test_an_international_domain_fills_a_template_host_in_its_ascii_form() -> None:
+    config = load_config_text(
+        "prospects:\n  - {id: buecher, name: Bücher & Co, domains: [bücher.example]}\n"
+        "templates:\n  - {id: site, url: 'https://{domain}/feed?q={name}', kind: feed, visibility: external}\n",
+        environ={},
+    )
+    [spec] = effective_sources(config)
+    assert spec.url == "https://xn--bcher-kva.example/feed?q=B%C3%BCcher%20%26%20Co"
