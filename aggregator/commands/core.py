@@ -233,14 +233,17 @@ def sources(config_path: Path, as_json: bool) -> None:
                 "last_attempt": iso(r.last_attempt), "last_success": iso(r.last_success),
                 "http_status": r.http_status, "consecutive_failures": r.consecutive_failures,
                 "next_due": iso(r.next_due), "items": r.items_stored, "error": r.last_error,
+                "notes": r.notes.splitlines() if r.notes else [],
             }))
         return
     table = Table("source", "kind", "vis.", "last attempt", "HTTP", "last success", "failures", "items", "next due",
-                  "error")
+                  "error / notes")
     for r in rows:
+        said = [r.last_error] if r.last_error else []
+        said += [f"note: {note}" for note in (r.notes or "").splitlines()]
         table.add_row(r.id, r.kind, r.visibility, _short_time(r.last_attempt) or "never", str(r.http_status or ""),
                       _short_time(r.last_success) or "never", str(r.consecutive_failures), str(r.items_stored),
-                      _short_time(r.next_due), r.last_error or "")
+                      _short_time(r.next_due), "\n".join(said))
     _report_console().print(table)
 
 

@@ -78,6 +78,27 @@ def test_sources_json_times_are_utc_with_offset(tmp_path: Path) -> None:
     assert health["gone"]["last_success"] is None
 
 
+def test_sources_shows_the_notes_of_a_source_that_works(tmp_path: Path) -> None:
+    """A feed that moved for good is fetched all the same; `sources` says to update config.yaml."""
+    def respond(path: str, _headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        if path == "/feed/acme.xml":
+            return 301, {"Location": "/feeds/acme-news.xml"}, b""
+        if path.startswith("/feed"):
+            return 200, {"Content-Type": "application/rss+xml"}, rss("acme")
+        return 404, {}, b""
+
+    server = CountingServer(respond)
+    with server.running():
+        config = write_config(tmp_path, server.base)
+        run_json("fetch", "--config", str(config), "--all", "--json")
+    moved = f"moved permanently to {server.base}/feeds/acme-news.xml: update the source's url in config.yaml"
+    health = {h["source"]: h for h in run_json("sources", "--config", str(config), "--json")}
+    assert health["good"]["status"] == "ok" and health["good"]["notes"] == [moved]
+    assert health["other"]["notes"] == []
+    table = CliRunner().invoke(main, ["sources", "--config", str(config)], catch_exceptions=False).output
+    assert "note: moved permanently to" in table  # the cell wraps the rest
+
+
 @pytest.mark.parametrize(("line", "words"), [
     ("[1, 2]", "line 2: expected a JSON object"),
     ('"text"', "line 2: expected a JSON object"),
