@@ -86,13 +86,32 @@ def _entry(row: dict[str, Any], mapping: dict[str, str]) -> RawItem | None:
     )
 
 
+#: delimiters spreadsheets and CRMs write, in order of preference when the header has as many of each
+_DELIMITERS = ",;\t|"
+#: a delimiter that cannot occur (decode_text strips it): a one-column export keeps its commas
+_NO_DELIMITER = "\x1f"
+
+
+def delimiter_of(text: str) -> str:
+    """The delimiter the header row uses most, outside quotes; a one-column header has none.
+
+    The header is the one row whose cells are names, which a sample of data rows is not:
+    csv.Sniffer, guessing from many rows, read a semicolon export with a quoted ";" in a
+    note, or a one-column export whose titles held commas, with the wrong delimiter.
+    """
+    counts = dict.fromkeys(_DELIMITERS, 0)
+    quoted = False
+    for char in text[: text.find("\n") if "\n" in text else len(text)]:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    best = max(_DELIMITERS, key=counts.__getitem__)  # the first of equals: comma before semicolon
+    return best if counts[best] else _NO_DELIMITER
+
+
 def _csv_rows(text: str) -> tuple[list[str], list[dict[str, Any] | None]]:
-    sample = text[:8192]
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    reader = csv.reader(io.StringIO(text, newline=""), csv.excel, delimiter=delimiter_of(text))
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:

@@ -208,6 +208,24 @@ def test_export_missing_column_named() -> None:
                        spec=spec(URL, "export", columns=columns), now=NOW)  # fmt: skip
 
 
+@pytest.mark.parametrize(("body", "titles"), [
+    # Excel in a European locale: BOM, semicolons, CRLF, a quoted ";" inside a note.
+    ('\ufeffrecord_id;account;subject;notes\r\n1;acme;Renewal;"seats; price"\r\n2;acme;Visit;ok\r\n',
+     ["Renewal", "Visit"]),
+    # One column: titles with commas are titles, not bad rows.
+    ("subject\nOnly one column, Acme news\nAnother, with commas, too\n",
+     ["Only one column, Acme news", "Another, with commas, too"]),
+    # Tabs, and a header whose quoted name holds a comma.
+    ('"subject, short"\tnotes\nHello\tworld, again\n', ["Hello"]),
+    ("subject|notes\nPiped|x\n", ["Piped"]),
+])
+def test_csv_delimiter_is_the_headers(body: str, titles: list[str]) -> None:
+    title = "subject, short" if body.startswith('"subject, short"') else "subject"
+    doc = parse_document(body.encode(), url="file:///x/crm.csv", content_type=None,
+                         spec=spec(URL, "export", columns=ExportColumns(title=title)), now=NOW)
+    assert [i.title for i in doc.items] == titles and doc.skipped == 0
+
+
 def test_jsonl_export_and_cp1252() -> None:
     lines = [json.dumps({"t": "Café deal", "who": "acme"}), "not json", "[1]", json.dumps({"t": "Second"})]
     body = "\n".join(lines).encode("utf-8")
