@@ -118,7 +118,22 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
     return seen
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
+class _TcpOnlyBackend(httpcore.AsyncNetworkBackend):
+    """An httpcore network backend that dials TCP through anyio and never a unix socket."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise BlockedAddress("unix sockets are never fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class GuardedBackend(_TcpOnlyBackend):
     """httpcore network backend that resolves, checks and then dials a checked address.
 
     Without a policy in context (someone using the client directly) it applies the
@@ -126,7 +141,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     """
 
     def __init__(self, allowed: tuple[IPNetwork, ...]) -> None:
-        self._inner = httpcore.AnyIOBackend()
+        super().__init__()
         self._allowed = allowed
 
     async def connect_tcp(
@@ -148,16 +163,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             socket_options=socket_options,
         )
 
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        raise BlockedAddress("unix sockets are never fetched")
 
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class ProxyBackend(httpcore.AsyncNetworkBackend):
+class ProxyBackend(_TcpOnlyBackend):
     """Dials the configured proxy and nothing else.
 
     Support staff named the proxy in config.yaml, so it may sit on a private network
@@ -166,7 +173,7 @@ class ProxyBackend(httpcore.AsyncNetworkBackend):
     """
 
     def __init__(self, host: str, port: int) -> None:
-        self._inner = httpcore.AnyIOBackend()
+        super().__init__()
         self.host, self.port = host, port
 
     async def connect_tcp(
@@ -184,14 +191,7 @@ class ProxyBackend(httpcore.AsyncNetworkBackend):
             return await self._inner.connect_tcp(host, port, timeout=timeout, local_address=local_address,
                                                   socket_options=socket_options)
         except httpcore.ConnectTimeout as exc:
-            raise ConnectionFailed(f"could not connect to the proxy at {where} within {timeout:g} s") from exc
+            within = f" within {timeout:g} s" if timeout else ""
+            raise ConnectionFailed(f"could not connect to the proxy at {where}{within}") from exc
         except (httpcore.ConnectError, OSError) as exc:
             raise ConnectionFailed(f"could not connect to the proxy at {where} (check fetch.proxy)") from exc
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        raise BlockedAddress("unix sockets are never fetched")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
