@@ -10,6 +10,7 @@ from classifiers.prospects import ProspectTagger
 from classifiers.stages import StageModel, StageModelParams
 from classifiers.tagger import Tagger, default_model
 from classifiers.training import (
+    LabelError,
     ModelError,
     TrainedModel,
     gather,
@@ -26,6 +27,7 @@ __all__ = [
     "STAGES",
     "Evaluation",
     "ItemTags",
+    "LabelError",
     "LabeledItem",
     "ModelError",
     "ProspectProfile",

@@ -13,7 +13,7 @@ import json
 import pickle
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,8 +44,32 @@ class TrainedModel:
     version: str = MODEL_VERSION
 
 
-def read_jsonl(path: str | Path, origin: str = "labels") -> list[LabeledItem]:
-    """Read ``{"title","summary","link","stages":[...],"prospects":[...]}`` lines."""
+class LabelError(ValueError):
+    """A labelled example that cannot be used: not a JSON object, or naming an unknown stage or prospect.
+
+    For an unknown name, ``unknown`` holds it and ``choices`` the names allowed there, so a caller can
+    suggest the closest one; ``noun`` says which kind ("stage" or "prospect"). ``read_jsonl`` puts the
+    file and line in front of the message: ``labels.jsonl line 5: unknown stage 'pricng'``.
+    """
+
+    def __init__(self, message: str, *, noun: str = "", unknown: str = "", choices: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.noun = noun
+        self.unknown = unknown
+        self.choices = tuple(choices)
+
+    def at(self, where: str) -> LabelError:
+        """The same problem with its place (``path line N``) in front of the message."""
+        return LabelError(f"{where}: {self.message}", noun=self.noun, unknown=self.unknown, choices=self.choices)
+
+
+def read_jsonl(path: str | Path, origin: str = "labels", prospects: Collection[str] | None = None) -> list[LabeledItem]:
+    """Read ``{"title","summary","link","stages":[...],"prospects":[...]}`` lines.
+
+    Raises LabelError naming the file and line for a line that is not a JSON object, a stage not in
+    STAGES, or (when ``prospects`` is given) a prospect id not in ``prospects``.
+    """
     out: list[LabeledItem] = []
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
@@ -54,26 +78,70 @@ def read_jsonl(path: str | Path, origin: str = "labels") -> list[LabeledItem]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not a JSON object ({exc.msg})") from exc
-            out.append(labeled_from_dict(row, origin=origin, default_id=f"{Path(path).name}:{number}"))
+                raise LabelError(f"{path} line {number}: not JSON ({exc.msg})") from exc
+            try:
+                out.append(
+                    labeled_from_dict(row, origin=origin, default_id=f"{Path(path).name}:{number}", prospects=prospects)
+                )
+            except LabelError as exc:
+                raise exc.at(f"{path} line {number}") from exc
     return out
 
 
-def labeled_from_dict(row: Mapping[str, object], origin: str = "labels", default_id: str = "") -> LabeledItem:
-    """One labelled example from a JSON-like mapping; unknown stage names are dropped."""
-    stages = tuple(s for s in _strings(row.get("stages")) if s in STAGES)
+def labeled_from_dict(
+    row: Mapping[str, object],
+    origin: str = "labels",
+    default_id: str = "",
+    prospects: Collection[str] | None = None,
+) -> LabeledItem:
+    """One labelled example from a JSON-like mapping.
+
+    Raises LabelError when ``row`` is not a mapping, ``stages`` or ``prospects`` is not a list, a stage
+    is not in STAGES, or (when ``prospects`` is given) a prospect id is not in it.
+    """
+    if not isinstance(row, Mapping):
+        raise LabelError(
+            f'expected a JSON object like {{"title": "...", "stages": ["pricing"]}}, got {_json_type(row)}'
+        )
     item = TextItem(
         id=str(row.get("id") or default_id),
         title=str(row.get("title") or ""),
         summary=str(row.get("summary") or ""),
         link=str(row.get("link") or ""),
     )
-    prospects = tuple(_strings(row.get("prospects"))) if "prospects" in row else ()
-    return LabeledItem(item, stages, prospects, WEIGHTS.get(origin, 1.0), origin)
+    stages = _names(row, "stages", "stage", STAGES)
+    found = _names(row, "prospects", "prospect", prospects)
+    return LabeledItem(item, stages, found, WEIGHTS.get(origin, 1.0), origin)
 
 
-def _strings(value: object) -> list[str]:
-    return [str(v) for v in value] if isinstance(value, list | tuple) else []
+def _names(row: Mapping[str, object], key: str, noun: str, known: Collection[str] | None) -> tuple[str, ...]:
+    """The list of names under ``key`` (absent or null: none), each checked against ``known``."""
+    value = row.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        example = '["pricing"]' if noun == "stage" else '["acme"]'
+        raise LabelError(f"{key!r} must be a list of {noun} names like {example}, got {_json_type(value)}")
+    names = tuple(str(v) for v in value)
+    if known is not None:
+        for name in names:
+            if name not in known:
+                raise LabelError(f"unknown {noun} {name!r}", noun=noun, unknown=name, choices=known)
+    return names
+
+
+def _json_type(value: object) -> str:
+    """What a JSON value is, in JSON's words: an array, a string, a number, ..."""
+    kinds = {
+        list: "an array",
+        str: "a string",
+        bool: "true or false",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+        dict: "an object",
+    }
+    return kinds.get(type(value), type(value).__name__)
 
 
 def seed_examples(seeds_dir: Path = SEEDS_DIR) -> list[LabeledItem]:
@@ -103,12 +171,16 @@ def gather(
     label_files: Iterable[str | Path] = (),
     extra_examples: Iterable[LabeledItem] = (),
     use_seeds: bool = True,
+    prospects: Collection[str] | None = None,
 ) -> list[LabeledItem]:
-    """All training examples: seeds, vocabulary, labelled files, then extra (e.g. corrections)."""
+    """All training examples: seeds, vocabulary, labelled files, then extra (e.g. corrections).
+
+    Label files are checked as ``read_jsonl`` checks them (prospect ids against ``prospects`` when given).
+    """
     examples = seed_examples() if use_seeds else []
     examples += vocab_examples(vocab or {})
     for path in label_files:
-        examples += read_jsonl(path)
+        examples += read_jsonl(path, prospects=prospects)
     examples += list(extra_examples)
     return examples
 

@@ -23,6 +23,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from aggregator.errors import FunnelfeedError
+
 if TYPE_CHECKING:
     from aggregator.runtime import Runtime
     from aggregator.storage import UserRow
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 ROLES = ("support", "manager", "rep")
 SESSION_COOKIE = "ff_session"
 SESSION_MAX_AGE = 14 * 24 * 3600
+MIN_PASSWORD = 8
+"""The shortest password anyone may have: `users add`/`passwd` and FUNNELFEED_ADMIN_PASSWORD alike."""
 _hasher = PasswordHasher()
 #: Verified against when a username does not exist, so timing does not reveal which names exist.
 _DUMMY_HASH = _hasher.hash("funnelfeed-no-such-user")
@@ -39,6 +43,12 @@ _DUMMY_HASH = _hasher.hash("funnelfeed-no-such-user")
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def check_password(password: str, what: str = "the password") -> None:
+    """Raise FunnelfeedError naming ``what`` when ``password`` is shorter than MIN_PASSWORD."""
+    if len(password) < MIN_PASSWORD:
+        raise FunnelfeedError(f"{what} must have at least {MIN_PASSWORD} characters")
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
@@ -120,9 +130,15 @@ def csrf_matches(expected: str, presented: str | None) -> bool:
 
 
 def ensure_admin_from_env(runtime: Runtime) -> UserRow | None:
-    """Create or update a support-role administrator from FUNNELFEED_ADMIN_USER/_PASSWORD (as Miniflux)."""
+    """Create or update a support-role administrator from FUNNELFEED_ADMIN_USER/_PASSWORD (as Miniflux).
+
+    Raises FunnelfeedError, before touching the database, when the password is shorter than
+    MIN_PASSWORD: the same rule as `funnelfeed users add`, so `serve` refuses to start.
+    """
     username = os.environ.get("FUNNELFEED_ADMIN_USER", "").strip()
     password = os.environ.get("FUNNELFEED_ADMIN_PASSWORD", "")
+    if password:
+        check_password(password, "FUNNELFEED_ADMIN_PASSWORD")
     if not username or not password:
         if username or password:
             log.warning("set both FUNNELFEED_ADMIN_USER and FUNNELFEED_ADMIN_PASSWORD to create an admin")

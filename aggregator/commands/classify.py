@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from aggregator.config.messages import did_you_mean
 from aggregator.tagging import profiles_from_config, stage_vocab
 
 if TYPE_CHECKING:
     from aggregator.config.schema import Config
+    from classifiers import LabelError
 
 
 def _load(path: str | None) -> Config:
@@ -121,6 +123,19 @@ def _corrections(config: Config) -> list[Any]:
         storage.close()
 
 
+def _label_problem(exc: LabelError, config_path: str | None) -> click.ClickException:
+    """A label file's bad line as one message, with the closest stage or prospect id when one is close."""
+    message = str(exc)
+    if exc.unknown:
+        hint = did_you_mean(exc.unknown, exc.choices)
+        if not hint and exc.noun == "stage":
+            hint = f" (stages: {', '.join(exc.choices)})"
+        elif not hint and exc.noun == "prospect":
+            hint = f" (not a prospect id in {config_path})"
+        message += hint
+    return click.ClickException(message)
+
+
 @click.command("train")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), default=None)
 @click.option(
@@ -138,15 +153,21 @@ def _corrections(config: Config) -> list[Any]:
 )
 def train(config_path: str | None, label_files: tuple[str, ...], output: str | None) -> None:
     """Rebuild the tagging model from seeds, stage words and labelled files, and save it."""
-    from classifiers import gather, save_model
+    from classifiers import LabelError, gather, save_model
     from classifiers import train as train_model
 
     config = _load(config_path)
+    # Label files name prospects by config.yaml's ids: check them when there is a config.yaml to check against.
+    prospects = {p.id for p in config.prospects} if config_path is not None else None
+    try:
+        examples = gather(vocab=stage_vocab(config), label_files=label_files, prospects=prospects)
+    except LabelError as exc:
+        raise _label_problem(exc, config_path) from exc
     corrections = _corrections(config) if config_path is not None else []
     if corrections:
         click.echo(f"including {len(corrections)} correction(s) people made in the web view", err=True)
     try:
-        model = train_model(gather(vocab=stage_vocab(config), label_files=label_files, extra_examples=corrections))
+        model = train_model(examples + corrections)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     path = Path(output) if output else Path(config.classifier.model_path)
@@ -163,11 +184,14 @@ def train(config_path: str | None, label_files: tuple[str, ...], output: str | N
 @click.option("--baseline", is_flag=True, help="Also print the logistic-regression and keyword baselines.")
 def evaluate(config_path: str, labels_file: str, folds: int, seed: int, baseline: bool) -> None:
     """Cross-validated precision/recall/F1 for prospects and stages (never scoring what was trained on)."""
-    from classifiers import cross_validate, read_jsonl, render
+    from classifiers import LabelError, cross_validate, read_jsonl, render
 
     config = _load(config_path)
     try:
-        labeled = read_jsonl(labels_file)
+        labeled = read_jsonl(labels_file, prospects={p.id for p in config.prospects})
+    except LabelError as exc:
+        raise _label_problem(exc, config_path) from exc
+    try:
         result = cross_validate(
             labeled,
             profiles_from_config(config),

@@ -12,16 +12,16 @@ from aggregator.errors import FunnelfeedError, NotFoundError
 from aggregator.runtime import open_runtime
 
 ROLES = ("support", "manager", "rep")
-MIN_PASSWORD = 8
 
 
 def _read_password(from_stdin: bool) -> str:
+    from web.security import check_password
+
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < MIN_PASSWORD:
-        raise FunnelfeedError(f"the password must have at least {MIN_PASSWORD} characters")
+    check_password(password)
     return password
 
 
