@@ -78,8 +78,8 @@ def _redact(url: str) -> str:
     return url
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision; never drops data."""
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to the newest revision (or ``revision``, for upgrade tests); never drops data."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     try:
@@ -87,7 +87,7 @@ def migrate(engine: Engine) -> None:
             if not is_sqlite(engine):
                 connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
             cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, revision)
     except SQLAlchemyError as exc:
         raise StorageError(f"cannot open or migrate the database: {exc}") from exc
 
