@@ -78,11 +78,11 @@ def serve(config_path: Path, host: str, port: int, no_fetch: bool) -> None:
 
     runtime = open_runtime(config_path)
     try:
+        _ensure_admin(runtime)  # a too-short admin password stops start-up before the port is taken
         sock = listen(host, port)
     except FunnelfeedError:
         runtime.close()
         raise
-    _ensure_admin(runtime)
     click.echo(f"funnelfeed serving on http://{host}:{port} (database: {runtime.storage.dialect}, "
                f"{len(runtime.holder.sources)} sources{', fetching' if not no_fetch else ''})", err=True)
     asyncio.run(run_serve(runtime, host, port, fetch=not no_fetch, sock=sock))
