@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Mapping
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -113,3 +119,53 @@ def test_check_explains_a_proxy_setting_it_cannot_use(fetch: str, expected: str)
         load_config_text(f"fetch: {fetch}\n", environ={})
     assert any(expected in str(problem) and "fetch.proxy" in str(problem) for problem in info.value.problems), \
         [str(p) for p in info.value.problems]
+
+
+@contextmanager
+def tinyproxy(folder: Path, port: int) -> Iterator[None]:
+    """Debian's tinyproxy on 127.0.0.1:``port``, asking for the credentials of CREDENTIALS."""
+    config = folder / "tinyproxy.conf"
+    config.write_text(f"Port {port}\nListen 127.0.0.1\nAllow 127.0.0.1\nTimeout 10\nMaxClients 10\n"
+                      f"BasicAuth feeds s3cret-pw\nLogLevel Warning\nLogFile \"{folder / 'tinyproxy.log'}\"\n"
+                      f"PidFile \"{folder / 'tinyproxy.pid'}\"\n")
+    process = subprocess.Popen(["tinyproxy", "-d", "-c", str(config)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        yield
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.mark.skipif(shutil.which("tinyproxy") is None,
+                    reason="Debian's tinyproxy is not installed (.ci/run installs it)")
+def test_through_a_real_proxy_server(tmp_path: Path) -> None:
+    """The same fetches through tinyproxy, a proxy other people wrote: http, and https tunnelled
+    with credentials, the tunnel reused by the next fetch."""
+    ca = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    port = free_port()
+    auth = {"username": "feeds", "password_env": "PROXY_PASSWORD"}
+
+    async def fetch_all(urls: list[str], **credentials: Any) -> list[tuple[str, str | None, int]]:
+        async with Fetcher(settings(proxy=f"http://127.0.0.1:{port}", ca_bundle=str(bundle), **credentials),
+                           env={"PROXY_PASSWORD": "s3cret-pw"}) as fetcher:
+            results = [await fetcher.fetch(spec(url), etag=None, last_modified=None) for url in urls]
+        return [(r.status, r.error, len(r.items)) for r in results]
+
+    with feed_server().running() as feeds, https_server(ca.issue_cert("127.0.0.1")) as secure, \
+            tinyproxy(tmp_path, port):
+        urls = [feeds.base + "/feed/a.xml", secure + "/feed.xml", secure + "/feed.xml"]
+        outcomes = asyncio.run(fetch_all(urls, proxy_auth=auth))
+        refused = asyncio.run(fetch_all(urls[:2]))  # no credentials: only the proxy can say no
+    assert outcomes == [("ok", None, 3)] * 3
+    assert feeds.hits["/feed/a.xml"] == 1
+    assert refused == [("error", "the proxy asks for credentials (HTTP 407): check fetch.proxy_auth", 0)] * 2
