@@ -152,7 +152,7 @@ def map_httpx_error(exc: Exception, *, timeout: float) -> FetchError:
         return ConnectionFailed("the TLS handshake with the server failed")
     if isinstance(exc, httpx.ProxyError):  # the proxy answered CONNECT with an error status
         reason = str(exc).strip()
-        if reason.startswith("407"):
+        if reason.startswith(("407", "401")):  # tinyproxy answers wrong credentials with 401
             return ConnectionFailed("the proxy asks for credentials (HTTP 407): check fetch.proxy_auth")
         return ConnectionFailed(f"the proxy would not connect us to the site (HTTP {reason})")
     if isinstance(exc, httpx.ConnectError):

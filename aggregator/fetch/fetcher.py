@@ -65,6 +65,7 @@ class _Request:
     secret_headers: dict[str, str]
     secrets: tuple[str, ...]
     policy: HopPolicy
+    proxied: bool = False  # through fetch.proxy (an external source when a proxy is set)
 
 
 def _politeness_after(previous: Fetcher | None, settings: FetchSettings, clock: Clock) -> Politeness:
@@ -199,13 +200,14 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         secret_headers, secrets = self._auth(spec)
-        if spec.visibility == "external" and self._settings.proxy:  # external sources go through the proxy
+        proxied = spec.visibility == "external" and bool(self._settings.proxy)  # external sources use the proxy
+        if proxied:
             if self._proxy_problem:
                 raise SourceSetupError(self._proxy_problem)
             secrets += self._proxy_secrets
         host = (urlsplit(spec.url).hostname or "").lower()
         policy = HopPolicy(self._allowed, spec.visibility == "external", host)
-        return _Request(headers, secret_headers, secrets, policy)
+        return _Request(headers, secret_headers, secrets, policy, proxied)
 
     def _proxy_credentials(self) -> tuple[str | None, tuple[str, ...], str | None]:
         """(Proxy-Authorization value, secrets to redact, what is wrong) from ``fetch.proxy_auth``."""
@@ -260,7 +262,7 @@ class Fetcher:
                     last_modified=response.headers.get("last-modified") or request.headers.get("If-Modified-Since"),
                     final_url=response.url,
                 )
-            self._check_status(response)
+            self._check_status(response, proxied=request.proxied)
             content_type = response.headers.get("content-type")
             parsed = await self._parse(response.body, response.url, content_type, spec)
             if parsed.feed_url:
@@ -284,7 +286,7 @@ class Fetcher:
         plain = {k: v for k, v in request.headers.items() if k not in ("If-None-Match", "If-Modified-Since")}
         try:
             response = await self._get(feed_url, request, plain)
-            self._check_status(response)
+            self._check_status(response, proxied=request.proxied)
             feed_spec = replace(spec, kind="feed", url=feed_url)
             content_type = response.headers.get("content-type")
             parsed = await self._parse(response.body, response.url, content_type, feed_spec)
@@ -343,7 +345,7 @@ class Fetcher:
         if later is not None:
             raise _Deferred(later)
 
-    def _check_status(self, response: http.Response) -> None:
+    def _check_status(self, response: http.Response, *, proxied: bool = False) -> None:
         if response.status < 400:
             return
         retry_after = None
@@ -351,7 +353,11 @@ class Fetcher:
             retry_after = parse_retry_after(response.headers.get("retry-after"), self._clock())
             if retry_after is not None:
                 self._politeness.block((urlsplit(response.url).hostname or "").lower(), retry_after)
-        raise status_error(response.status, retry_after)
+        error = status_error(response.status, retry_after)
+        if proxied and response.status == 401:
+            # Some proxies (tinyproxy) answer wrong proxy credentials with 401, not 407.
+            error.reword(f"{error.message}, or fetch.proxy_auth: this source goes through fetch.proxy")
+        raise error
 
     def _ok(
         self,

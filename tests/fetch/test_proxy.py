@@ -157,7 +157,7 @@ def test_through_a_real_proxy_server(tmp_path: Path) -> None:
 
     async def fetch_all(urls: list[str], **credentials: Any) -> list[tuple[str, str | None, int]]:
         async with Fetcher(settings(proxy=f"http://127.0.0.1:{port}", ca_bundle=str(bundle), **credentials),
-                           env={"PROXY_PASSWORD": "s3cret-pw"}) as fetcher:
+                           env={"PROXY_PASSWORD": "s3cret-pw", "NOT_IT": "wrong"}) as fetcher:
             results = [await fetcher.fetch(spec(url), etag=None, last_modified=None) for url in urls]
         return [(r.status, r.error, len(r.items)) for r in results]
 
@@ -166,6 +166,12 @@ def test_through_a_real_proxy_server(tmp_path: Path) -> None:
         urls = [feeds.base + "/feed/a.xml", secure + "/feed.xml", secure + "/feed.xml"]
         outcomes = asyncio.run(fetch_all(urls, proxy_auth=auth))
         refused = asyncio.run(fetch_all(urls[:2]))  # no credentials: only the proxy can say no
+        wrong = asyncio.run(fetch_all(urls[:2], proxy_auth={**auth, "password_env": "NOT_IT"}))
     assert outcomes == [("ok", None, 3)] * 3
     assert feeds.hits["/feed/a.xml"] == 1
     assert refused == [("error", "the proxy asks for credentials (HTTP 407): check fetch.proxy_auth", 0)] * 2
+    # tinyproxy answers wrong credentials with 401, which on a plain-http fetch could be the site's too
+    assert wrong == [
+        ("error", "access denied (HTTP 401): check the source's credentials, or fetch.proxy_auth: this source "
+                  "goes through fetch.proxy", 0),
+        ("error", "the proxy asks for credentials (HTTP 407): check fetch.proxy_auth", 0)]
