@@ -63,20 +63,13 @@ class Pipeline:
 
     def __init__(self, runtime: Runtime, *, rng: random.Random | None = None, parse_workers: int | None = None,
                  tag_workers: int | None = None) -> None:
-        from aggregator.fetch import Fetcher
+        from aggregator.fetch.live import LiveFetcher
 
         self.runtime = runtime
-        self.settings: FetchSettings = runtime.config.fetch
-        cpu = self.settings.cpu_workers
         # parse_workers > 0: parse and sanitise in that many processes (fetch.cpu_workers;
         # off by default: several worker processes on one host already use its cores).
-        self._parse_workers = parse_workers
-        tag_workers = cpu if tag_workers is None else tag_workers
-        self.fetcher = Fetcher(self.settings, parse_workers=cpu if parse_workers is None else parse_workers)
-        # Fetchers replaced after an edit of `fetch:` in config.yaml, and how many fetches
-        # each still runs: a replaced one is closed when its last fetch ends.
-        self._fetches_running: dict[Fetcher, int] = {}
-        self._retired: list[Fetcher] = []
+        self.fetchers = LiveFetcher(lambda: runtime.config.fetch, parse_workers)
+        tag_workers = runtime.config.fetch.cpu_workers if tag_workers is None else tag_workers
         self.rng = rng or random.Random()
         self._tagger: ItemTagger | None = None
         self._tagger_config: Config | None = None
@@ -92,10 +85,18 @@ class Pipeline:
         self._attempt_writer: asyncio.Task[None] | None = None
         self._tag_pool: TagPool | None = None
 
+    @property
+    def settings(self) -> FetchSettings:
+        """The `fetch:` settings in force (an edit of config.yaml applies from the next fetch)."""
+        return self.runtime.config.fetch
+
+    @property
+    def fetcher(self) -> Fetcher:
+        """The Fetcher for the settings in force until the next change."""
+        return self.fetchers.current
+
     async def aclose(self) -> None:
-        retired, self._retired = self._retired, []
-        for fetcher in [*retired, self.fetcher]:
-            await fetcher.aclose()
+        await self.fetchers.aclose()
         if self._tag_pool is not None:
             self._tag_pool.close()
 
@@ -287,42 +288,12 @@ class Pipeline:
         return await asyncio.to_thread(self.runtime.storage.take_host_slot, host, self.runtime.clock(),
                                        self.settings.per_host_per_minute)
 
-    def _fetcher_in_force(self) -> Fetcher:
-        """The Fetcher for the `fetch:` settings in force: an edit of config.yaml applies from the next fetch.
-
-        Fetches already running finish under the settings they started with.
-        """
-        from aggregator.fetch import Fetcher
-
-        settings = self.runtime.config.fetch
-        if settings != self.settings:
-            log.info("the fetch settings in config.yaml changed; fetches from now on use them")
-            parse_workers = settings.cpu_workers if self._parse_workers is None else self._parse_workers
-            previous, self.settings = self.fetcher, settings
-            self.fetcher = Fetcher(settings, parse_workers=parse_workers, previous=previous)
-            self._retired.append(previous)
-        return self.fetcher
-
-    async def _close_idle_retired(self) -> None:
-        idle = [f for f in self._retired if f not in self._fetches_running]
-        self._retired = [f for f in self._retired if f in self._fetches_running]
-        for fetcher in idle:
-            await fetcher.aclose()
-
     async def _fetch(self, spec: SourceSpec, state: SourceRow | None) -> FetchResult:
-        fetcher = self._fetcher_in_force()
-        self._fetches_running[fetcher] = self._fetches_running.get(fetcher, 0) + 1
-        try:
+        async with self.fetchers.use() as fetcher:
             if state is None:
                 return await fetcher.fetch(spec, etag=None, last_modified=None)
             return await fetcher.fetch(spec, etag=state.etag, last_modified=state.last_modified,
                                        previous_hash=state.content_hash)
-        finally:
-            self._fetches_running[fetcher] -= 1
-            if not self._fetches_running[fetcher]:
-                del self._fetches_running[fetcher]
-            if self._retired:
-                await self._close_idle_retired()
 
     async def run_pass(self, specs: Iterable[SourceSpec],
                        on_done: Callable[[FetchOutcome], None] | None = None) -> list[FetchOutcome]:

@@ -88,11 +88,11 @@ def test_a_fetch_running_during_the_edit_finishes_and_its_fetcher_is_closed_afte
                 _edit(runtime, config, db, server.base, "  allow_networks: [127.0.0.1/32]\n  timeout: 6s\n")
                 quick = await pipeline.run_source(specs["two"], None)
                 assert quick.status == "ok"
-                assert pipeline.fetcher is not first_fetcher and pipeline._retired == [first_fetcher]
+                assert pipeline.fetcher is not first_fetcher and pipeline.fetchers.retired == [first_fetcher]
                 assert not first_fetcher._client.is_closed  # "one" still runs on it
                 release.set()
                 assert (await slow).status == "ok"
-                assert pipeline._retired == [] and first_fetcher._client.is_closed
+                assert pipeline.fetchers.retired == [] and first_fetcher._client.is_closed
             finally:
                 release.set()
                 await pipeline.aclose()
