@@ -52,7 +52,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.aggregates = TTLCache(ttl=30.0)
     app.state.throttle = SignInThrottle()
     codec = SessionCodec(session_secret(runtime.config.web.session_secret_env))
-    secure_cookie = runtime.config.web.base_url.startswith("https://")
 
     @app.middleware("http")
     async def session_and_headers(request: Request,
@@ -65,14 +64,17 @@ def create_app(runtime: Runtime) -> FastAPI:
             app.state.aggregates.clear()
         if (request.state.session_changed and not errors.is_api(request)
                 and not request.url.path.startswith("/f/")):  # private feeds carry no session
+            secure = runtime.config.web.base_url.startswith("https://")  # follows a config reload
             response.set_cookie(SESSION_COOKIE, codec.dumps(request.state.session), max_age=SESSION_MAX_AGE,
-                                httponly=True, samesite="lax", secure=secure_cookie, path="/")
+                                httponly=True, samesite="lax", secure=secure, path="/")
         headers = response.headers
         if "content-security-policy" not in headers:
             headers["Content-Security-Policy"] = CSP
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "same-origin")
+        # A path under /f/ carries a rep's feed token: not even our own pages may receive it as Referer
+        # (a reverse proxy's access log records Referer unredacted).
+        headers.setdefault("Referrer-Policy", "no-referrer" if request.url.path.startswith("/f/") else "same-origin")
         if not request.url.path.startswith("/static/"):
             headers.setdefault("Cache-Control", "no-store")
         return response

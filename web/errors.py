@@ -14,9 +14,11 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from aggregator.outputs import redact
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +63,33 @@ def error_response(request: Request, status: int, message: str,
     if is_api(request):
         return JSONResponse({"error": body.model_dump(exclude_none=True)}, status_code=status,
                             headers=headers)
-    templates = request.app.state.templates
-    return templates.TemplateResponse(request, "error.html", {"error": body}, status_code=status,
-                                      headers=headers)
+    try:
+        templates = request.app.state.templates
+        return templates.TemplateResponse(request, "error.html", {"error": body, "me": _signed_in(request, status)},
+                                          status_code=status, headers=headers)
+    except Exception:  # an error page must never fail: plain text, still the same fields
+        log.exception("the error page for %s could not be rendered", redact(request.url.path))
+        return PlainTextResponse(f"{status} {body.code}: {message}", status_code=status, headers=headers)
+
+
+def _signed_in(request: Request, status: int) -> Any:
+    """Who is signed in, for the error page's header; None when unknown or when finding out fails.
+
+    An error page is often the answer to a failing database: asking it again must not turn
+    a 404 or a 500 into an exception. Feed addresses carry a token, never a session.
+    """
+    if request.url.path.startswith("/f/") or getattr(request.state, "session", None) is None:
+        return None
+    if status >= 500:  # often the database failing: only a user this request already loaded
+        return getattr(request.state, "principal", None)
+    try:
+        from web.deps import current_user  # web.deps imports this module
+
+        return current_user(request)
+    except Exception:
+        log.warning("error page for %s shown without the signed-in header: the user could not be loaded",
+                    redact(request.url.path), exc_info=True)
+        return None
 
 
 def install(app: FastAPI) -> None:
@@ -85,5 +111,5 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %s", request.method, redact(request.url.path))  # no feed tokens
         return error_response(request, 500, _MESSAGES[500])

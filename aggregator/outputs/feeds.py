@@ -1,8 +1,8 @@
 """Render a stream as RSS 2.0 or Atom 1.0 (feedgen) or JSON Feed 1.1 (json).
 
 Output is a pure function of its input: the same entries always give the same
-bytes, so every worker process builds identical feeds for one stream version and
-an ETag computed from that version is honest. No "now" is ever written.
+bytes, so every worker process builds identical feeds for one stream and an ETag
+computed from the bytes is the same everywhere. No "now" is ever written.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from feedgen.feed import FeedGenerator
 
+from aggregator.fetch import sanitize
 from aggregator.outputs.headline import headline
 from aggregator.outputs.streams import Entry
 from aggregator.storage.streams import StreamItem
@@ -65,7 +66,7 @@ def _title(entry: Entry) -> str:
 
 
 def _link(entry: Entry, home_url: str) -> str:
-    return clean_text(entry.item.link) or f"{home_url}/items/{entry.item.id}"
+    return _link_of(entry.item, home_url)
 
 
 def _categories(entry: Entry) -> list[str]:
@@ -88,7 +89,7 @@ def _source_url(item: StreamItem, home_url: str) -> str:
 
 def _content(entry: Entry, home_url: str) -> str:
     """The item's (already sanitised) HTML, then its source and the other sources of the story."""
-    parts = [clean_text(entry.item.content_html)]
+    parts = [sanitize.clean_html(entry.item.content_html)]  # sanitised at fetch; again, as the web view does
     parts.append(f"<p>Source: {html.escape(_source_label(entry.item))}</p>")
     if entry.also:
         links = ", ".join(
@@ -100,7 +101,9 @@ def _content(entry: Entry, home_url: str) -> str:
 
 
 def _link_of(item: StreamItem, home_url: str) -> str:
-    return clean_text(item.link) or f"{home_url}/items/{item.id}"
+    # Checked again, as the web view does: a stored javascript: or data: link would be one click
+    # away in a feed reader that trusts its feeds. Anything but http(s) links to the item's page.
+    return sanitize.safe_url(item.link) or f"{home_url}/items/{item.id}"
 
 
 def _updated(item: StreamItem) -> datetime:

@@ -10,6 +10,15 @@ Feed readers poll far more often than anything changes. So:
    the cached bytes are reused, nothing is rebuilt.
 3. *Rebuild*: only a changed stream is rebuilt, under a per-stream lock so a
    hundred pollers arriving together cause one rebuild, not a hundred.
+
+The stream version covers every *candidate* item of the stream's prospects, including
+items this rep may not see (another account's CRM row that mentions theirs). It is
+only ever a cache key, never sent: the validators a client receives depend on what the
+rep receives and nothing else, or their changes would time other accounts' internal
+activity. The ETag is a digest of the body; Last-Modified is the newest of the config
+file, the visible entries' changes and the corrections of those entries, moved on by a
+second whenever the body changes without that newest time moving (an item corrected out
+of the stream). A rebuild that gives the same bytes keeps the previous validators.
 """
 
 from __future__ import annotations
@@ -20,7 +29,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, func, select
 
 from aggregator.config.schema import Config, RepConfig
 from aggregator.entitlements import Viewer
@@ -30,19 +42,25 @@ from aggregator.outputs.opml import OPML_MEDIA_TYPE, render_opml
 from aggregator.outputs.streams import Entry, Stream, StreamRef, parse_target, resolve_stream, select_entries
 from aggregator.outputs.tokens import hash_token, hashes_match, well_formed
 from aggregator.runtime import ConfigHolder
-from aggregator.storage import Storage
+from aggregator.storage import CorrectionRow, Storage, aware
 from aggregator.storage.streams import DataProbe, StreamItem, stream_items, stream_version
 
 __all__ = ["PRIVATE_HEADERS", "FeedService", "Rendered"]
 
-#: On every response under /f/, 404s included: never shared caches, never a Referer with the token.
+#: On every response under /f/, 404s included: never shared caches, never a Referer with the token,
+#: never run or framed when a browser opens the file. Complete on their own: the web app's fast path
+#: sends cached feeds before any middleware could add headers.
 PRIVATE_HEADERS: Mapping[str, str] = {
     "Cache-Control": "private",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+                               "form-action 'none'; sandbox",
+    "X-Frame-Options": "DENY",
 }
 _PAGE = 250
 _MAX_CANDIDATES = 5000
+_corrections = cast(Table, CorrectionRow.__table__)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -120,14 +138,16 @@ class FeedService:
                 stream = resolve_stream(rep, target.ref, names)
                 if stream is None:
                     return None
+                # Over every candidate, visible or not: a cache key only (see the module docstring).
                 sv = stream_version(self.storage, stream.prospects, stream.stage)
                 version = self._fingerprint(config, token_hash, path, repr(sv))
+            previous = entry.rendered if entry is not None else None
             if entry is not None and entry.version == version:
                 rendered = entry.rendered
             elif stream is None:
-                rendered = self._build_opml(rep, names, token, version)
+                rendered = self._build_opml(rep, names, token, previous)
             else:
-                rendered = self._build_feed(rep, stream, target.fmt, token, version, sv.last_modified)
+                rendered = self._build_feed(rep, stream, target.fmt, token, previous)
             self._remember(key, _Cached(generation, config, version, rendered))
             return rendered
 
@@ -158,24 +178,40 @@ class FeedService:
     def _home(self) -> str:
         return self.holder.config.web.base_url.rstrip("/")
 
-    def _build_opml(self, rep: RepConfig, names: Mapping[str, str], token: str, version: str) -> Rendered:
+    def _build_opml(self, rep: RepConfig, names: Mapping[str, str], token: str,
+                    previous: Rendered | None) -> Rendered:
         body = render_opml(rep, names, lambda ref, fmt: self._url(token, ref, fmt), self._home())
         row = self.storage.rep(rep.id)
         stamps = [self._config_mtime(), *([row.token_created_at] if row and row.token_created_at else [])]
-        return self._finish(body, OPML_MEDIA_TYPE, version, max(s.replace(tzinfo=s.tzinfo or UTC) for s in stamps))
+        return self._finish(body, OPML_MEDIA_TYPE, max(s.replace(tzinfo=s.tzinfo or UTC) for s in stamps),
+                            previous)
 
-    def _build_feed(self, rep: RepConfig, stream: Stream, fmt: str, token: str, version: str,
-                    stream_changed: datetime | None) -> Rendered:
+    def _build_feed(self, rep: RepConfig, stream: Stream, fmt: str, token: str,
+                    previous: Rendered | None) -> Rendered:
         viewer = self.holder.viewer_for("rep", rep.id)
         entries = self._entries(viewer, stream)
         doc = FeedDoc(id=f"urn:funnelfeed:feed:{rep.id}:{stream.ref.path('')[:-1]}", title=stream.title,
                       description=stream.description, self_url=self._url(token, stream.ref, fmt),
                       home_url=self._home(), author=rep.name, entries=entries)
-        # A tag correction changes no item row but can bring an older item into the stream (or take
-        # one out): without its time, a client sending only If-Modified-Since would get 304 for ever.
-        changed = [e.item.last_changed for e in entries] + ([stream_changed] if stream_changed else [])
+        # Only what this rep receives: the visible entries (and their merged copies) and their
+        # corrections. A correction changes no item row but can bring an older item into the
+        # stream; without its time a client sending only If-Modified-Since would get 304 for ever.
+        shown = [i for e in entries for i in (e.item, *e.also)]
+        changed = [i.last_changed for i in shown] + self._corrected([i.id for i in shown])
         last_modified = max([self._config_mtime(), *changed])
-        return self._finish(render_feed(fmt, doc), MEDIA_TYPES[fmt], version, last_modified)
+        return self._finish(render_feed(fmt, doc), MEDIA_TYPES[fmt], last_modified, previous)
+
+    def _corrected(self, item_ids: list[int]) -> list[datetime]:
+        """The newest correction time of these (visible) items, as a one-element list, or []."""
+        if not item_ids:
+            return []
+        query = select(func.max(_corrections.c.created_at)).where(_corrections.c.item_id.in_(item_ids))
+        with self.storage.engine.connect() as conn:
+            value: Any = conn.execute(query).scalar_one_or_none()
+        if value is not None and not isinstance(value, datetime):
+            value = datetime.fromisoformat(str(value))  # SQLite aggregates come back as text
+        stamp = aware(value)
+        return [stamp] if stamp is not None else []
 
     def _entries(self, viewer: Viewer, stream: Stream) -> list[Entry]:
         """Page through candidates until enough visible stories are found."""
@@ -188,9 +224,17 @@ class FeedService:
             if len(page) < _PAGE or len(entries) >= self.max_entries or len(candidates) >= _MAX_CANDIDATES:
                 return entries
 
-    def _finish(self, body: bytes, media_type: str, version: str, last_modified: datetime) -> Rendered:
+    def _finish(self, body: bytes, media_type: str, last_modified: datetime,
+                previous: Rendered | None) -> Rendered:
+        """Validators from the body alone: same bytes, same ETag, on every process and after every change."""
         self.builds += 1
-        etag = f'"{version}"'
+        etag = '"' + hashlib.sha256(media_type.encode() + b"\n" + body).hexdigest()[:40] + '"'
+        if previous is not None:
+            if previous.etag == etag:
+                return previous  # rebuilt for a change this rep does not receive: validators stay
+            if last_modified.replace(microsecond=0) <= previous.last_modified.replace(microsecond=0):
+                # Different bytes, no newer visible time (an entry corrected out of the stream).
+                last_modified = previous.last_modified.replace(microsecond=0) + timedelta(seconds=1)
         headers = {**PRIVATE_HEADERS, "ETag": etag, "Last-Modified": http_date(last_modified)}
         return Rendered(body, media_type, etag, last_modified, headers)
 

@@ -208,3 +208,80 @@ async def test_a_correction_moves_last_modified_for_clients_without_etags(
     again = await client.get(path, headers={"If-Modified-Since": first.headers["last-modified"]})
     assert again.status_code == 200 and "Acme expands into Brazil" in again.text
     assert again.headers["last-modified"] != first.headers["last-modified"]
+
+
+async def test_validators_ignore_changes_the_rep_may_not_see(
+        client: httpx.AsyncClient, app: FastAPI, runtime: Runtime) -> None:
+    """Bob's Globex stream has candidates he may not see (Acme's CRM row mentioning Globex): their
+    changes must move neither ETag nor Last-Modified, or polling would time another account's activity."""
+    path = f"/f/{BOB}/p/globex.rss"
+    first = await client.get(path)
+    etag, last_modified = first.headers["etag"], first.headers["last-modified"]
+    with runtime.storage.engine.connect() as conn:
+        acme_crm = conn.exec_driver_sql("SELECT id FROM items WHERE key = 'c1'").scalar_one()
+    later = datetime.now(UTC) + timedelta(minutes=5)  # after config.yaml's mtime, which counts too
+    runtime.storage.correct_tags(acme_crm, "stage", ["closing"], None, later)  # a manager's correction
+    store(runtime, [Story("crm", "c9", "Acme discount approved; Globex undercut us",  # a new Acme CRM row
+                          [("prospect", "acme", 1.0, "export"), ("prospect", "globex", 0.9, "alias")],
+                          hours_ago=0)], now=later)
+    service: FeedService = app.state.feed_service
+    builds = service.builds
+    for _ in range(3):
+        again = await client.get(path)
+        assert again.status_code == 200 and "Acme discount" not in again.text
+        assert (again.headers["etag"], again.headers["last-modified"]) == (etag, last_modified)
+        for headers in ({"If-None-Match": etag}, {"If-Modified-Since": last_modified}):
+            assert (await client.get(path, headers=headers)).status_code == 304
+    assert service.builds <= builds + 1  # checked once; then answered from the cache
+    # What Bob does receive still moves both.
+    store(runtime, [Story("crm", "c10", "Globex asks for a demo", [("prospect", "globex", 1.0, "export")],
+                          hours_ago=0)], now=later + timedelta(minutes=1))
+    moved = await client.get(path, headers={"If-Modified-Since": last_modified})
+    assert moved.status_code == 200 and "Globex asks for a demo" in moved.text
+    assert moved.headers["etag"] != etag and moved.headers["last-modified"] != last_modified
+
+
+async def test_a_correction_taking_an_item_out_moves_both_validators(
+        client: httpx.AsyncClient, runtime: Runtime) -> None:
+    path = f"/f/{ALICE}/p/acme/deal.rss"  # pricing: holds the Acme price list story
+    first = await client.get(path)
+    assert "Acme publishes its new price list" in first.text
+    with runtime.storage.engine.connect() as conn:
+        prices = conn.exec_driver_sql("SELECT id FROM items WHERE key = 'a2'").scalar_one()
+    runtime.storage.correct_tags(prices, "stage", ["closing"], None, datetime.now(UTC) + timedelta(minutes=5))
+    for headers in ({"If-None-Match": first.headers["etag"]}, {"If-Modified-Since": first.headers["last-modified"]}):
+        again = await client.get(path, headers=headers)
+        assert again.status_code == 200 and "Acme publishes its new price list" not in again.text
+        assert again.headers["etag"] != first.headers["etag"]
+        assert again.headers["last-modified"] != first.headers["last-modified"]
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom", "json"])
+async def test_stored_hostile_links_and_markup_never_reach_a_feed(
+        client: httpx.AsyncClient, runtime: Runtime, fmt: str) -> None:
+    """Sanitised at fetch, and again on the way out (as the web view does): a row written by anything
+    else, or before a sanitiser fix, must not hand a feed reader a script or a javascript: link."""
+    store(runtime, [Story("wire", "evil", "Acme evil row", [("prospect", "acme", 0.9, "alias")], hours_ago=0,
+                          link="javascript:alert(1)",
+                          body='<p>Hi<script>alert(2)</script><img src=x onerror=alert(3)>'
+                               '<a href="javascript:alert(4)">x</a><a href="https://ok.example/">ok</a></p>')])
+    response = await client.get(f"/f/{ALICE}/all.{fmt}")
+    entry = next(e for e in parse(fmt, response.content) if e["title"] == "Acme evil row")
+    assert str(entry["link"]).startswith(f"{BASE_URL}/items/")
+    content = str(entry["content"])
+    assert "<script" not in content and "onerror" not in content and "javascript:" not in content
+    assert 'href="https://ok.example/"' in content
+    raw = response.text  # not only what feedparser, sanitising on its own, gives back
+    assert "javascript:" not in raw and "alert(2)" not in raw and "onerror" not in raw
+
+
+def test_another_process_dates_a_correction_that_brings_an_item_in(runtime: Runtime) -> None:
+    """Last-Modified is computed from the visible entries (and their corrections), not from one process's
+    memory: a process that never saw the stream before the correction still dates it after it."""
+    with runtime.storage.engine.connect() as conn:
+        brazil = conn.exec_driver_sql("SELECT id FROM items WHERE title = 'Acme expands into Brazil'").scalar_one()
+    later = (datetime.now(UTC) + timedelta(minutes=5)).replace(microsecond=0)
+    runtime.storage.correct_tags(brazil, "stage", ["pricing"], None, later)
+    fresh = FeedService(runtime.holder, runtime.storage).render(ALICE, "p/acme/deal.rss")
+    assert fresh is not None and b"Acme expands into Brazil" in fresh.body
+    assert fresh.last_modified >= later

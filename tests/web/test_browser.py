@@ -110,7 +110,13 @@ def test_rep_and_manager_journey(world: tuple[Runtime, str], browser: object, tm
 
 
 def test_hostile_item_renders_inert(world: tuple[Runtime, str], browser: object) -> None:
-    _runtime, base = world
+    runtime, base = world
+    with runtime.storage.engine.connect() as conn:
+        hostile = conn.exec_driver_sql("SELECT id FROM items WHERE key = 'h1'").scalar_one()
+    mia = runtime.storage.user("mia")
+    assert mia is not None and mia.id is not None
+    runtime.storage.add_note("acme", mia.id, '<script>alert("note")</script><img src=x onerror=alert(11)>',
+                             utcnow(), item_id=hostile)
     context = browser.new_context()  # type: ignore[attr-defined]
     page = context.new_page()
     dialogs: list[str] = []
@@ -122,13 +128,19 @@ def test_hostile_item_renders_inert(world: tuple[Runtime, str], browser: object)
     page.on("dialog", on_dialog)
     sign_in(page, base, "mia")
     page.add_init_script(WATCH_SCRIPTS)
-    for path in ("/prospects/acme?stage=pricing", "/search?q=hostile"):
+    for path in ("/prospects/acme?stage=pricing", "/search?q=hostile", f"/items/{hostile}",
+                 '/search?q="><script>alert(12)</script><img src=x onerror=alert(13)>'):
         page.goto(base + path)
         item = page.locator("article.item", has_text="Acme hostile").first
-        assert "<script>" in item.locator(".item-title").inner_text()  # shown as text
-        item.locator("details.full summary").click()  # open the sanitised content
-        item.locator(".item-title").click()
-        item.locator("a", has_text="click").click() if item.locator("a", has_text="click").count() else None
+        if "onerror" in path:  # a search term reflected into the page: shown as text only
+            assert "alert(12)" in page.locator("p.empty").inner_text()
+        else:
+            assert "<script>" in item.locator(".item-title").inner_text()  # shown as text
+            item.locator("details.full summary").click()  # open the sanitised content
+            item.locator(".item-title").click()
+            item.locator("a", has_text="click").click() if item.locator("a", has_text="click").count() else None
+        if path.startswith("/items/"):
+            assert 'alert("note")' in item.locator(".note-body").inner_text()
         page.wait_for_timeout(300)
         assert dialogs == []
         assert page.evaluate("window.__added") == []

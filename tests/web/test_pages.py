@@ -155,7 +155,7 @@ def test_metrics_and_healthz(client: TestClient, runtime: Runtime) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     runtime.storage.record_attempt("news", now=utcnow(), status="error", http_status=500, error="boom",
                                    next_due=utcnow())
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers={"Authorization": f"Bearer {token_of('sam')}"}).text
     assert 'funnelfeed_sources{state="backing_off"} 1.0' in text
     assert 'funnelfeed_items{visibility="internal"} 3.0' in text
     assert "funnelfeed_queue_lag_seconds" in text and "funnelfeed_source_consecutive_failures 1.0" in text

@@ -22,6 +22,8 @@ from sqlmodel import Session
 from aggregator.runtime import Runtime
 from aggregator.storage import ItemRow, SourceRow, aware
 from aggregator.storage.browse import SOURCE_STATES, queue_lag_seconds, source_state
+from web.deps import api_user, current_user
+from web.errors import not_found
 
 router = APIRouter()
 
@@ -79,7 +81,14 @@ class DatabaseCollector(Collector):
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
-    """Prometheus text format: database-derived gauges plus this process's default registry."""
+    """Prometheus text format: database-derived gauges plus this process's default registry.
+
+    Managers and support only (a signed-in session, or a scraper with `funnelfeed users token`
+    as `Authorization: Bearer`): the counts of internal items time activity on every account.
+    """
+    principal = current_user(request) or api_user(request)  # 401 with a challenge when neither
+    if not principal.privileged:
+        raise not_found()
     registry: CollectorRegistry | None = getattr(request.app.state, "metrics_registry", None)
     if registry is None:
         registry = CollectorRegistry(auto_describe=False)
