@@ -30,9 +30,6 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
-
-from sqlalchemy import Table, func, select
 
 from aggregator.config.schema import Config, RepConfig
 from aggregator.entitlements import Viewer
@@ -42,8 +39,8 @@ from aggregator.outputs.opml import OPML_MEDIA_TYPE, render_opml
 from aggregator.outputs.streams import Entry, Stream, StreamRef, parse_target, resolve_stream, select_entries
 from aggregator.outputs.tokens import hash_token, hashes_match, well_formed
 from aggregator.runtime import ConfigHolder
-from aggregator.storage import CorrectionRow, Storage, aware
-from aggregator.storage.streams import DataProbe, StreamItem, stream_items, stream_version
+from aggregator.storage import Storage
+from aggregator.storage.streams import DataProbe, StreamItem, last_correction, stream_items, stream_version
 
 __all__ = ["PRIVATE_HEADERS", "FeedService", "Rendered"]
 
@@ -60,7 +57,6 @@ PRIVATE_HEADERS: Mapping[str, str] = {
 }
 _PAGE = 250
 _MAX_CANDIDATES = 5000
-_corrections = cast(Table, CorrectionRow.__table__)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -197,21 +193,10 @@ class FeedService:
         # corrections. A correction changes no item row but can bring an older item into the
         # stream; without its time a client sending only If-Modified-Since would get 304 for ever.
         shown = [i for e in entries for i in (e.item, *e.also)]
-        changed = [i.last_changed for i in shown] + self._corrected([i.id for i in shown])
+        corrected = last_correction(self.storage, [i.id for i in shown])
+        changed = [i.last_changed for i in shown] + ([corrected] if corrected else [])
         last_modified = max([self._config_mtime(), *changed])
         return self._finish(render_feed(fmt, doc), MEDIA_TYPES[fmt], last_modified, previous)
-
-    def _corrected(self, item_ids: list[int]) -> list[datetime]:
-        """The newest correction time of these (visible) items, as a one-element list, or []."""
-        if not item_ids:
-            return []
-        query = select(func.max(_corrections.c.created_at)).where(_corrections.c.item_id.in_(item_ids))
-        with self.storage.engine.connect() as conn:
-            value: Any = conn.execute(query).scalar_one_or_none()
-        if value is not None and not isinstance(value, datetime):
-            value = datetime.fromisoformat(str(value))  # SQLite aggregates come back as text
-        stamp = aware(value)
-        return [stamp] if stamp is not None else []
 
     def _entries(self, viewer: Viewer, stream: Stream) -> list[Entry]:
         """Page through candidates until enough visible stories are found."""

@@ -26,7 +26,7 @@ from aggregator.storage.models import CorrectionRow, ItemRow, SourceRow, TagRow
 if TYPE_CHECKING:  # the package imports its modules; only annotations need the DAO here
     from aggregator.storage import Storage
 
-__all__ = ["DataProbe", "StreamItem", "StreamVersion", "stream_items", "stream_version"]
+__all__ = ["DataProbe", "StreamItem", "StreamVersion", "last_correction", "stream_items", "stream_version"]
 
 _items = cast(Table, ItemRow.__table__)  # type: ignore[attr-defined]
 _tags = cast(Table, TagRow.__table__)  # type: ignore[attr-defined]
@@ -104,6 +104,15 @@ def stream_version(storage: Storage, prospects: Collection[str], stage: str | No
     return StreamVersion(items=int(row[0]), max_item_id=int(row[1]), last_changed=aware(_dt(row[2])),
                          tags=int(row[3]), max_tag_id=int(row[4]), corrections=int(row[5]),
                          last_corrected=aware(_dt(row[6])))
+
+
+def last_correction(storage: Storage, item_ids: Collection[int]) -> datetime | None:
+    """When a person last corrected any of these items (None if never): one aggregate query."""
+    if not item_ids:
+        return None
+    query = select(func.max(_corrections.c.created_at)).where(_corrections.c.item_id.in_(list(item_ids)))
+    with storage.engine.connect() as conn:
+        return aware(_dt(conn.execute(query).scalar_one_or_none()))
 
 
 def _dt(value: object) -> datetime | None:
