@@ -17,7 +17,7 @@ from pathlib import Path
 from aggregator.config import Config, database_url, effective_sources, load_config
 from aggregator.config.schema import RepConfig
 from aggregator.entitlements import Viewer
-from aggregator.errors import ConfigError, ConfigProblem
+from aggregator.errors import ConfigError, ConfigProblem, StorageError
 from aggregator.storage import Storage, open_storage, utcnow
 from aggregator.types import SourceSpec
 
@@ -137,6 +137,8 @@ class Runtime:
     holder: ConfigHolder
     storage: Storage
     clock: Clock = utcnow
+    #: A reloaded configuration not yet written to the database (it was unreachable at the reload).
+    sync_pending: bool = False
 
     @property
     def config(self) -> Config:
@@ -146,6 +148,30 @@ class Runtime:
         """Make the database's sources and reps match the configuration in force."""
         self.storage.sync_sources(self.holder.sources, self.clock())
         self.storage.sync_reps(self.holder.config.reps)
+
+    def sync_after_reload(self) -> None:
+        """Sync after a good reload; with the database unreachable, keep the sync pending for
+        ``sync_if_pending`` instead of losing it (new sources would never be fetched, removed ones
+        would still be, until the next edit)."""
+        self.sync_pending = True
+        try:
+            self.sync()
+        except StorageError as exc:
+            log.error("%s; the reloaded config.yaml is written to the database when it answers", exc)
+            return
+        self.sync_pending = False
+
+    def sync_if_pending(self) -> bool:
+        """Retry a sync that a reload could not do; True once the database matches the config."""
+        if not self.sync_pending:
+            return True
+        try:
+            self.sync()
+        except StorageError:
+            return False
+        self.sync_pending = False
+        log.warning("the database answers again; the reloaded config.yaml is now in force for every worker")
+        return True
 
     def close(self) -> None:
         self.storage.close()
@@ -159,7 +185,7 @@ def open_runtime(config_path: str | Path, *, clock: Clock = utcnow, migrate: boo
     try:
         runtime = Runtime(ConfigHolder(path, config, clock), storage, clock)
         runtime.sync()
-        runtime.holder.on_change(lambda _config: runtime.sync())
+        runtime.holder.on_change(lambda _config: runtime.sync_after_reload())
     except Exception:
         storage.close()
         raise

@@ -23,7 +23,7 @@ import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import Counter
 
-from aggregator.errors import FunnelfeedError
+from aggregator.errors import FunnelfeedError, StorageError
 from aggregator.pipeline import Pipeline
 from aggregator.runtime import Runtime
 from aggregator.types import FetchOutcome
@@ -31,6 +31,8 @@ from aggregator.types import FetchOutcome
 log = logging.getLogger(__name__)
 FETCHES = Counter("funnelfeed_fetches_total", "Fetch attempts by outcome", ["status"])
 NEW_ITEMS = Counter("funnelfeed_items_new_total", "New items stored by fetches")
+#: Clock difference from the database server tolerated before a worker warns (leases have 5 s of slack).
+CLOCK_TOLERANCE = timedelta(seconds=5)
 
 
 def owner_id() -> str:
@@ -48,6 +50,7 @@ class Dispatcher:
         self._capacity = capacity
         self.in_flight: set[asyncio.Task[FetchOutcome]] = set()
         self.completed = 0
+        self.database_down = False  # the last claim found the database unreachable
 
     @property
     def capacity(self) -> int:
@@ -69,13 +72,46 @@ class Dispatcher:
         except Exception:
             log.exception("the tagger cannot be built; items will carry source-rule tags only")
 
+    async def check_clock(self) -> timedelta | None:
+        """Warn when this host's clock is off from the database server's (PostgreSQL only).
+
+        Leases, due times and the shared host budget compare times written by different hosts: a
+        worker whose clock runs ahead by more than the lease slack takes over sources other workers
+        are still fetching, one that runs behind waits long after leases expire. Returns the offset.
+        """
+        try:
+            database_now = await asyncio.to_thread(self.runtime.storage.database_time)
+        except StorageError as exc:
+            log.error("%s", exc)
+            return None
+        if database_now is None:
+            return None
+        offset = self.runtime.clock() - database_now
+        if abs(offset) > CLOCK_TOLERANCE:
+            log.error("this host's clock is %.0f s %s the database server's: workers on hosts whose clocks "
+                      "differ fetch sources twice or late (leases and due times are compared across hosts); "
+                      "synchronise the clocks (NTP)", abs(offset.total_seconds()),
+                      "ahead of" if offset > timedelta(0) else "behind")
+        return offset
+
     async def dispatch(self) -> int:
         """Claim and start what is due; returns how many fetches were started."""
         room = self.capacity - len(self.in_flight)
         if room <= 0:
             return 0
         storage, now = self.runtime.storage, self.runtime.clock()
-        ids = await asyncio.to_thread(storage.claim_due, self.owner, now, self.lease, room)
+        try:
+            ids = await asyncio.to_thread(storage.claim_due, self.owner, now, self.lease, room)
+        except StorageError as exc:
+            # PostgreSQL restarting or out of reach: say so once (not a traceback every tick),
+            # keep running, and claim again at the next tick.
+            if not self.database_down:
+                log.error("%s; no sources are claimed until it answers (retrying every few seconds)", exc)
+            self.database_down = True
+            return 0
+        if self.database_down:
+            log.warning("the database answers again; claiming due sources")
+            self.database_down = False
         started = 0
         for source_id in ids:
             spec = self.runtime.holder.source(source_id)
@@ -99,11 +135,25 @@ class Dispatcher:
                 log.info("source %s failed: %s", outcome.source, outcome.error)
 
     async def drain(self, timeout: float = 10) -> None:
-        """Let running fetches finish (each commits its own items) or cancel them."""
+        """Let running fetches finish (each commits its own items) or cancel them, then hand back
+        the leases still held, so other workers take those sources now, not when the leases expire."""
+        pending: set[asyncio.Task[FetchOutcome]] = set()
         if self.in_flight:
             _done, pending = await asyncio.wait(self.in_flight, timeout=timeout)
             for task in pending:
                 task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=2)
+        try:
+            released = await asyncio.to_thread(self.runtime.storage.release_owned, self.owner)
+        except StorageError as exc:
+            if pending:
+                log.warning("stopping with %d fetches unfinished; their leases expire on their own (%s)",
+                            len(pending), exc)
+        else:
+            if pending or released:
+                log.warning("stopping: %d fetches did not finish in %.0f s; released %d sources for other "
+                            "workers", len(pending), timeout, released)
         await self.pipeline.aclose()
 
 
@@ -116,6 +166,8 @@ def make_scheduler(runtime: Runtime, dispatcher: Dispatcher | None, *, tick: flo
 
     async def reload() -> None:
         await asyncio.to_thread(runtime.holder.reload_if_changed)
+        if runtime.sync_pending:  # a reload that found the database unreachable
+            await asyncio.to_thread(runtime.sync_if_pending)
 
     scheduler.add_job(reload, "interval", seconds=2, id="reload", max_instances=1, coalesce=True)
     return scheduler
@@ -183,6 +235,7 @@ async def serve(runtime: Runtime, host: str, port: int, *, fetch: bool = True,
         # Single-process default: leases left by a killed predecessor are ours to reclaim.
         await asyncio.to_thread(runtime.storage.release_all)
     if dispatcher is not None and not server.should_exit:
+        await dispatcher.check_clock()
         await dispatcher.warm_up()
     if server.should_exit:
         log.warning("stopped before serving: a signal came during start-up")
@@ -208,6 +261,7 @@ async def serve(runtime: Runtime, host: str, port: int, *, fetch: bool = True,
 async def work(runtime: Runtime, *, stop: asyncio.Event, tick: float = 1.0) -> None:
     """Fetch-only loop for `funnelfeed worker`: many of these share one PostgreSQL database."""
     dispatcher = Dispatcher(runtime)
+    await dispatcher.check_clock()
     await dispatcher.warm_up()
     scheduler = make_scheduler(runtime, dispatcher, tick=tick)
     scheduler.start()

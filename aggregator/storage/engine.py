@@ -13,6 +13,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.util import CommandError
 from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import create_engine
@@ -50,6 +51,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _pg_session_utc(dbapi_connection: Any, _record: Any) -> None:
+    # Every timestamp is timestamptz, and PostgreSQL hands them back in the session's TimeZone
+    # (the server's default, e.g. America/Los_Angeles): callers that format a time as "… UTC" or
+    # compare dates would then be hours off. Pin each connection to UTC, whatever the server says.
+    # (A SET, not a startup `options`, so it works behind PgBouncer too.)
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'UTC'")
+    dbapi_connection.commit()
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine for ``url`` with the settings each dialect needs."""
     if url.startswith("postgresql://"):
@@ -63,6 +74,8 @@ def make_engine(url: str) -> Engine:
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            if engine.dialect.name == "postgresql":
+                event.listen(engine, "connect", _pg_session_utc)
     except (SQLAlchemyError, ValueError, ImportError) as exc:
         raise StorageError(f"cannot use database {_redact(url)}: {exc}") from exc
     return engine
@@ -90,6 +103,12 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             command.upgrade(cfg, revision)
     except SQLAlchemyError as exc:
         raise StorageError(f"cannot open or migrate the database: {exc}") from exc
+    except CommandError as exc:
+        # The usual cause: during a rolling upgrade a newer release migrated the shared database,
+        # and a host still on this release restarted (an alembic traceback said none of that).
+        hint = ("; the database was migrated by a newer release of funnelfeed: run the same release on "
+                "every host (workers and web)" if "Can't locate revision" in str(exc) else "")
+        raise StorageError(f"cannot migrate the database: {exc}{hint}") from exc
 
 
 def utcnow() -> datetime:

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, or_, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, select
 
+from aggregator.errors import StorageError
 from aggregator.storage.engine import aware, is_sqlite
 from aggregator.storage.models import HostSlotRow, ItemRow, SourceRow
 from aggregator.types import SourceSpec
 
 _SOURCES = SourceRow.__table__  # type: ignore[attr-defined]
+
+
+@contextmanager
+def unreachable_as_storage_error() -> Iterator[None]:
+    """A database that is down or restarting (connection refused, server closed the connection)
+    becomes one StorageError with a one-line message; long-running callers log it and retry."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        # No SQLSTATE: the connection failed; class 08 (connection) or 57 (shut down, restarting).
+        state = getattr(exc.orig, "sqlstate", None) or ""
+        down = exc.connection_invalidated or not state or state[:2] in ("08", "57")
+        raise StorageError(f"the database is {'unreachable' if down else 'failing'}: {reason}") from exc
 
 
 class SourcesMixin:
@@ -23,7 +40,7 @@ class SourcesMixin:
     def sync_sources(self, specs: Sequence[SourceSpec], now: datetime) -> None:
         """Make the sources table match config; sources removed from config keep their items."""
         wanted = {s.id: s for s in specs}
-        with Session(self.engine) as session:
+        with unreachable_as_storage_error(), Session(self.engine) as session:
             if not is_sqlite(self.engine):  # several workers may start at once
                 session.execute(text("SELECT pg_advisory_xact_lock(7240134)"))
             rows = {r.id: r for r in session.exec(select(SourceRow)).all()}
@@ -71,9 +88,10 @@ class SourcesMixin:
 
         On PostgreSQL, ``FOR UPDATE SKIP LOCKED`` lets any number of workers claim
         concurrently without two of them ever taking the same source; an expired
-        lease (a dead worker) makes the source claimable again.
+        lease (a dead worker) makes the source claimable again. Raises StorageError when
+        the database is unreachable.
         """
-        with Session(self.engine) as session:
+        with unreachable_as_storage_error(), Session(self.engine) as session:
             query = (
                 select(SourceRow.id)
                 .where(SourceRow.in_config == True, SourceRow.enabled == True)  # noqa: E712
@@ -102,6 +120,19 @@ class SourcesMixin:
                 .values(lease_owner=None, lease_until=None)
             )
             session.commit()
+
+    def release_owned(self, owner: str) -> int:
+        """Drop every lease ``owner`` still holds (a worker stopping with fetches unfinished),
+        so other workers take those sources at once instead of after the lease expires.
+        Returns how many were released; raises StorageError when the database is unreachable."""
+        with unreachable_as_storage_error(), Session(self.engine) as session:
+            result = session.execute(
+                update(SourceRow)
+                .where(SourceRow.lease_owner == owner)  # type: ignore[arg-type]
+                .values(lease_owner=None, lease_until=None)
+            )
+            session.commit()
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def record_attempt(self, source_id: str, **attempt: Any) -> None:
         """Store the health of one fetch (one UPDATE). Called only after its items were committed."""
@@ -140,6 +171,14 @@ class SourcesMixin:
                 .limit(1)
             ).first()
             return aware(value)
+
+    def database_time(self) -> datetime | None:
+        """The database server's clock (PostgreSQL), to compare with this host's; None on SQLite,
+        whose clock is this host's. Raises StorageError when the database is unreachable."""
+        if is_sqlite(self.engine):
+            return None
+        with unreachable_as_storage_error(), Session(self.engine) as session:
+            return aware(session.execute(text("SELECT clock_timestamp()")).scalar_one())
 
     def release_all(self) -> None:
         """Drop every lease (single-process start-up: nobody else can hold one)."""
