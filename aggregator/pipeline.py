@@ -207,7 +207,7 @@ class Pipeline:
             await self._record(spec.id, now=now, status=result.status, http_status=result.http_status,
                                error=result.error, next_due=due, etag=result.etag,
                                last_modified=result.last_modified, content_hash=_watched_page_hash(spec, result),
-                               notes=self._notes(spec, result))
+                               notes=self._notes(spec, result), url=spec.url)
             return FetchOutcome(spec.id, result.status, counts_new, counts_updated, result.error)
         except Exception as exc:  # a bug or a database hiccup for one source stays with that source
             log.exception("source %s failed unexpectedly", spec.id)

@@ -44,3 +44,9 @@ def initial_spread(now: datetime, every: timedelta, rng: random.Random | None = 
     """A first due time spread over one interval (at most a minute) so new sources don't all fire at once."""
     window = min(every, timedelta(minutes=1))
     return now + window * (rng or random).random()
+
+
+def lease_length(deadline: timedelta) -> timedelta:
+    """How long a claimed source stays leased: past the hard deadline of its fetch twice over, plus
+    queueing slack, so only a dead process's lease ever expires."""
+    return deadline * 2 + timedelta(seconds=5)

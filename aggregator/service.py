@@ -26,6 +26,7 @@ from prometheus_client import Counter
 from aggregator.errors import FunnelfeedError, StorageError
 from aggregator.pipeline import Pipeline
 from aggregator.runtime import Runtime
+from aggregator.schedule import lease_length
 from aggregator.types import FetchOutcome
 
 log = logging.getLogger(__name__)
@@ -59,9 +60,8 @@ class Dispatcher:
 
     @property
     def lease(self) -> timedelta:
-        """A lease outlives the hard deadline of a fetch (twice over, plus queueing slack),
-        so only a dead worker's lease ever expires."""
-        return self.runtime.config.fetch.deadline * 2 + timedelta(seconds=5)
+        """How long claimed sources stay leased (follows fetch.deadline across edits)."""
+        return lease_length(self.runtime.config.fetch.deadline)
 
     async def warm_up(self) -> None:
         """Build the tagger (seconds of training on a cold cache) before fetches hold leases."""

@@ -19,6 +19,7 @@ from aggregator.config.messages import did_you_mean
 from aggregator.config.validate import placeholders_in
 from aggregator.errors import ConfigError, FunnelfeedError, NotFoundError
 from aggregator.runtime import open_runtime
+from aggregator.schedule import lease_length
 from aggregator.storage import aware
 from aggregator.types import FetchOutcome, SourceSpec
 
@@ -140,6 +141,7 @@ def fetch(config_path: Path, source_ids: tuple[str, ...], fetch_all: bool, as_js
     from rich.table import Table
 
     from aggregator.pipeline import Pipeline
+    from aggregator.service import owner_id
 
     runtime = open_runtime(config_path)
     specs = [s for s in runtime.holder.sources if s.enabled]
@@ -152,22 +154,23 @@ def fetch(config_path: Path, source_ids: tuple[str, ...], fetch_all: bool, as_js
 
     done: list[FetchOutcome] = []
 
-    async def run() -> list[FetchOutcome]:
+    def emit(o: FetchOutcome) -> None:
+        done.append(o)
+        click.echo(json.dumps({"source": o.source, "status": o.status, "new": o.new,
+                               "updated": o.updated, "error": o.error}))
+
+    async def run(claimed: list[SourceSpec]) -> list[FetchOutcome]:
         pipeline = Pipeline(runtime)
         try:
             if as_json:
-                def emit(o: FetchOutcome) -> None:
-                    done.append(o)
-                    click.echo(json.dumps({"source": o.source, "status": o.status, "new": o.new,
-                                           "updated": o.updated, "error": o.error}))
-                return await pipeline.run_pass(specs, emit)
+                return await pipeline.run_pass(claimed, emit)
             with Progress(console=Console(stderr=True), transient=True) as progress:
-                task = progress.add_task("fetching", total=len(specs))
+                task = progress.add_task("fetching", total=len(claimed))
 
                 def advance(o: FetchOutcome) -> None:
                     done.append(o)
                     progress.advance(task)
-                return await pipeline.run_pass(specs, advance)
+                return await pipeline.run_pass(claimed, advance)
         finally:
             await pipeline.aclose()
 
@@ -175,13 +178,24 @@ def fetch(config_path: Path, source_ids: tuple[str, ...], fetch_all: bool, as_js
         _say_nothing_to_fetch(runtime)
         runtime.close()
         return
+    # Lease what this pass fetches, as workers do: a source another process is fetching right
+    # now (a worker, or serve) is left to it, never fetched twice, and its lease is not taken over.
+    owner = owner_id()
+    held = set(runtime.storage.claim(owner, runtime.clock(), lease_length(runtime.config.fetch.deadline),
+                                     [s.id for s in specs]))
+    busy = [FetchOutcome(s.id, "deferred", error="another funnelfeed process is fetching it right now")
+            for s in specs if s.id not in held]
+    for outcome in busy if as_json else ():
+        emit(outcome)
     try:
-        outcomes = asyncio.run(run())
+        outcomes = busy + asyncio.run(run([s for s in specs if s.id in held]))
     except KeyboardInterrupt:  # Ctrl-C: say what was kept instead of click's bare "Aborted!"
+        runtime.storage.release_owned(owner)
         runtime.close()
         click.echo(f"interrupted: {len(done)} of {_count(specs, 'source')} finished and their items are "
                    "stored; the rest keep their schedule, so a due one is fetched by the next pass", err=True)
         sys.exit(130)
+    runtime.storage.release_owned(owner)  # recording each attempt released its lease; this is a safety net
     runtime.close()
     if as_json:
         return

@@ -61,9 +61,10 @@ class SourcesMixin:
                 row.title, row.template = spec.title, spec.template
                 row.every_seconds = int(spec.every.total_seconds())
                 row.enabled, row.in_config = spec.enabled, True
-                if changed_url:  # a new address: forget validators, fetch soon
-                    row.etag = row.last_modified = row.content_hash = None
+                if changed_url:  # a new address: forget validators, fetch soon (a fetch of the old one
+                    row.etag = row.last_modified = row.content_hash = None  # still running keeps no lease)
                     row.next_due = now
+                    row.lease_owner = row.lease_until = None
             for ident, row in rows.items():
                 if ident not in wanted and row.in_config:
                     row.in_config = False
@@ -91,15 +92,30 @@ class SourcesMixin:
         lease (a dead worker) makes the source claimable again. Raises StorageError when
         the database is unreachable.
         """
+        query = (
+            select(SourceRow.id)
+            .where(SourceRow.in_config == True, SourceRow.enabled == True)  # noqa: E712
+            .where(or_(SourceRow.next_due == None, SourceRow.next_due <= now))  # type: ignore[arg-type,operator]  # noqa: E711
+            .order_by(SourceRow.next_due)  # type: ignore[arg-type]
+            .limit(limit)
+        )
+        return self._lease(query, owner, now, lease)
+
+    def claim(self, owner: str, now: datetime, lease: timedelta, ids: Sequence[str]) -> list[str]:
+        """Lease these sources to ``owner``, due or not, except those another process is fetching now.
+
+        `funnelfeed fetch --source/--all` uses it, so a manual pass beside running workers
+        never fetches a source twice nor takes over a worker's lease.
+        """
+        if not ids:
+            return []
+        query = select(SourceRow.id).where(SourceRow.id.in_(list(ids)))  # type: ignore[attr-defined]
+        return self._lease(query, owner, now, lease)
+
+    def _lease(self, query: Any, owner: str, now: datetime, lease: timedelta) -> list[str]:
+        """Lease the sources ``query`` selects that no live lease holds (SKIP LOCKED on PostgreSQL)."""
         with unreachable_as_storage_error(), Session(self.engine) as session:
-            query = (
-                select(SourceRow.id)
-                .where(SourceRow.in_config == True, SourceRow.enabled == True)  # noqa: E712
-                .where(or_(SourceRow.next_due == None, SourceRow.next_due <= now))  # type: ignore[arg-type,operator]  # noqa: E711
-                .where(or_(SourceRow.lease_until == None, SourceRow.lease_until < now))  # type: ignore[arg-type,operator]  # noqa: E711
-                .order_by(SourceRow.next_due)  # type: ignore[arg-type]
-                .limit(limit)
-            )
+            query = query.where(or_(SourceRow.lease_until == None, SourceRow.lease_until < now))  # type: ignore[arg-type,operator]  # noqa: E711
             if not is_sqlite(self.engine):
                 query = query.with_for_update(skip_locked=True)
             ids = list(session.exec(query).all())
@@ -144,19 +160,27 @@ class SourcesMixin:
         Attempts that set the same columns share one executemany UPDATE: one ORM statement
         per source cost more than the fetch of a 304.
         """
-        # (columns set from parameters, failure count incremented in SQL) -> parameter rows
-        groups: dict[tuple[tuple[str, ...], bool], list[dict[str, object]]] = {}
+        # (columns set, failure count incremented in SQL, only if the url is still the one fetched) -> rows
+        groups: dict[tuple[tuple[str, ...], bool, bool], list[dict[str, object]]] = {}
         for source_id, attempt in attempts:
+            # ``url``: the address fetched. If config.yaml has given the source another one since,
+            # this attempt says nothing about it: recording it would undo the fix (failures, backoff).
+            attempt = dict(attempt)
+            fetched_url = attempt.pop("url", None)
             values = _attempt_values(**attempt)
             failed = attempt["status"] == "error"  # consecutive_failures is then an SQL expression
             columns = tuple(sorted(k for k in values if not (failed and k == "consecutive_failures")))
             params: dict[str, object] = {f"v_{k}": values[k] for k in columns}
             params["v_source_id"] = source_id
-            groups.setdefault((columns, failed), []).append(params)
+            if fetched_url is not None:
+                params["w_url"] = fetched_url
+            groups.setdefault((columns, failed, fetched_url is not None), []).append(params)
         with Session(self.engine) as session:
-            for (columns, failed), rows in groups.items():
+            for (columns, failed, same_url), rows in groups.items():
                 statement = update(_SOURCES).where(_SOURCES.c.id == bindparam("v_source_id")).values(
                     {c: bindparam(f"v_{c}") for c in columns})
+                if same_url:
+                    statement = statement.where(_SOURCES.c.url == bindparam("w_url"))
                 if failed:
                     statement = statement.values(consecutive_failures=_SOURCES.c.consecutive_failures + 1)
                 session.execute(statement, rows)

@@ -137,3 +137,26 @@ def test_health_table_written_to_a_file_keeps_whole_errors_on_one_line(tmp_path:
     assert "HTTP 404" in gone and "UTC" in gone  # the whole error and a short time, on the source's own line
     assert re.search(r"│\s*404\s*│", gone)  # the status column
     assert "T" not in gone.split("UTC")[0].split()[-1]  # "2026-11-27 12:00:00 UTC", not an ISO timestamp
+
+
+def test_fetch_leaves_a_source_another_process_is_fetching_to_it(tmp_path: Path) -> None:
+    """Beside running workers, a manual pass never fetches a leased source twice nor takes its lease."""
+    from datetime import timedelta
+
+    from aggregator.runtime import open_runtime
+
+    server = feed_server()
+    with server.running():
+        config = write_config(tmp_path, server.base)
+        runtime = open_runtime(config)
+        now = runtime.clock()
+        assert runtime.storage.claim("worker-on-host-b", now, timedelta(minutes=5), ["good"]) == ["good"]
+        runtime.close()
+        outcomes = {o["source"]: o for o in run_json("fetch", "--config", str(config), "--all", "--json")}
+        assert outcomes["good"] == {"source": "good", "status": "deferred", "new": 0, "updated": 0,
+                                    "error": "another funnelfeed process is fetching it right now"}
+        assert outcomes["other"]["status"] == "ok" and server.hits["/feed/acme.xml"] == 0
+        runtime = open_runtime(config)
+        leases = {r.id: r.lease_owner for r in runtime.storage.sources()}
+        runtime.close()
+    assert leases == {"good": "worker-on-host-b", "other": None, "gone": None}  # theirs kept, ours released

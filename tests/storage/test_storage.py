@@ -87,6 +87,29 @@ def test_a_source_made_internal_takes_its_stored_items_along(db_url: str) -> Non
     storage.close()
 
 
+def test_a_fetch_of_an_address_config_yaml_no_longer_has_records_nothing(db_url: str) -> None:
+    """Support fixes a failing source's URL while a fetch of the old one runs: its failure must not
+    undo the fix (backoff, failures), and the source is free to fetch at its new address at once."""
+    storage = open_storage(db_url)
+    old = spec("crm")
+    storage.sync_sources([old], NOW)
+    storage.record_attempt("crm", now=NOW, status="error", http_status=None, error="timed out",
+                           next_due=NOW + timedelta(minutes=2), url=old.url)
+    assert storage.claim("worker", NOW, timedelta(minutes=2), ["crm"]) == ["crm"]
+    fixed = SourceSpec(id="crm", url="https://crm.example/export.csv", kind="feed", visibility="external",
+                       every=timedelta(hours=1))
+    storage.sync_sources([fixed], NOW)
+    storage.record_attempt("crm", now=NOW, status="error", http_status=None, error="timed out",
+                           next_due=NOW + timedelta(hours=4), url=old.url)  # the old fetch ends late
+    row = storage.source("crm")
+    assert row is not None
+    assert (row.consecutive_failures, aware(row.next_due), row.lease_owner) == (1, NOW, None)
+    storage.record_attempt("crm", now=NOW, status="ok", http_status=200, error=None, next_due=NOW, url=fixed.url)
+    row = storage.source("crm")
+    assert row is not None and row.consecutive_failures == 0 and row.last_error is None
+    storage.close()
+
+
 def test_tags_replaced_on_update_but_corrections_win(db_url: str) -> None:
     storage = open_storage(db_url)
     storage.sync_sources([spec("a")], NOW)
