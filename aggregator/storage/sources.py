@@ -47,7 +47,7 @@ class SourcesMixin:
             for spec in specs:
                 row = rows.get(spec.id)
                 if row is None:
-                    # Spread first fetches over the first minute instead of stampeding.
+                    # A new source is due at once (`funnelfeed fetch` right after adding it fetches it).
                     row = SourceRow(id=spec.id, url=spec.url, kind=spec.kind, visibility=spec.visibility,
                                     next_due=now)
                     session.add(row)

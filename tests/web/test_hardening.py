@@ -75,6 +75,23 @@ def test_error_pages_render_when_the_database_is_down(runtime: Runtime, tmp_path
             shutil.move(tmp_path / "moved.db", database)
 
 
+def test_readiness_follows_the_database_and_liveness_does_not(runtime: Runtime, tmp_path: Path) -> None:
+    with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
+        assert client.get("/readyz").json() == {"status": "ok"}
+        runtime.storage.engine.dispose()
+        database = Path(str(runtime.storage.engine.url.database))
+        shutil.move(database, tmp_path / "moved.db")
+        database.mkdir()  # "unable to open database file" from now on
+        try:
+            down = client.get("/readyz")
+            assert (down.status_code, down.json()) == (503, {"status": "database unavailable"})
+            assert client.get("/healthz").status_code == 200
+        finally:
+            database.rmdir()
+            shutil.move(tmp_path / "moved.db", database)
+        assert client.get("/readyz").status_code == 200
+
+
 @pytest.fixture
 def feed_client(runtime: Runtime) -> Iterator[TestClient]:
     runtime.storage.set_rep_token_hash("jsmith", hash_token(FEED_TOKEN), utcnow())

@@ -1,4 +1,4 @@
-"""Operations: /healthz, Prometheus /metrics (computed from the database at scrape time), /docs."""
+"""Operations: /healthz, /readyz, Prometheus /metrics (computed from the database at scrape time), /docs."""
 
 from __future__ import annotations
 
@@ -11,18 +11,19 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from aggregator.runtime import Runtime
 from aggregator.storage import ItemRow, SourceRow, aware
 from aggregator.storage.browse import SOURCE_STATES, queue_lag_seconds, source_state
-from web.deps import api_user, current_user
+from web.deps import RuntimeDep, api_user, current_user
 from web.errors import not_found
 
 router = APIRouter()
@@ -34,8 +35,21 @@ class Health(BaseModel):
 
 @router.get("/healthz", response_model=Health, tags=["ops"])
 def healthz() -> Health:
-    """Liveness: 200 while the process serves requests."""
+    """Liveness: 200 while the process serves requests (whatever the database does: restarting the
+    process would not bring a database back)."""
     return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, tags=["ops"], responses={503: {"model": Health}})
+def readyz(runtime: RuntimeDep) -> Response:
+    """Readiness: 200 when the database answers, else 503, so a load balancer sends people elsewhere
+    instead of to pages that would fail."""
+    try:
+        with runtime.storage.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return JSONResponse({"status": "database unavailable"}, status_code=503)
+    return JSONResponse({"status": "ok"})
 
 
 class DatabaseCollector(Collector):
