@@ -32,6 +32,9 @@ from aggregator.types import FetchOutcome
 log = logging.getLogger(__name__)
 FETCHES = Counter("funnelfeed_fetches_total", "Fetch attempts by outcome", ["status"])
 NEW_ITEMS = Counter("funnelfeed_items_new_total", "New items stored by fetches")
+#: Signals that stop serve and worker cleanly (fetches drained, leases handed back): SIGHUP too,
+#: which a closed terminal or `kill -HUP` sends and which would otherwise kill the process outright.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 #: Clock difference from the database server tolerated before a worker warns (leases have 5 s of slack).
 CLOCK_TOLERANCE = timedelta(seconds=5)
 
@@ -221,7 +224,7 @@ async def serve(runtime: Runtime, host: str, port: int, *, fetch: bool = True,
             server.request_exit()
 
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, request_exit)
     from web.app import create_app
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import sys
 from collections import Counter
 from collections.abc import Sized
@@ -101,7 +100,7 @@ def _ensure_admin(runtime: object) -> None:
 @config_option
 def worker(config_path: Path) -> None:
     """Fetch only (no web): run any number of these against one PostgreSQL database."""
-    from aggregator.service import work
+    from aggregator.service import STOP_SIGNALS, work
 
     runtime = open_runtime(config_path)
     if runtime.storage.dialect == "sqlite":
@@ -111,7 +110,7 @@ def worker(config_path: Path) -> None:
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, stop.set)
         await work(runtime, stop=stop)
 

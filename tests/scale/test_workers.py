@@ -124,3 +124,26 @@ def test_killed_worker_leases_are_taken_over(pg_url: str, tmp_path: Path) -> Non
         feed_hits = {p: n for p, n in server.hits.items() if p.startswith("/feed/")}
         assert len(feed_hits) == N_SOURCES  # nothing lost
     assert item_counts(pg_url) == (3 * N_SOURCES, 3 * N_SOURCES)  # nothing duplicated
+
+
+@pytest.mark.postgres
+def test_sighup_stops_a_worker_cleanly_and_hands_back_its_leases(pg_url: str, tmp_path: Path) -> None:
+    """A closed terminal (SIGHUP) must not leave sources locked until their leases expire."""
+    server = feed_server(latency=1.0)
+    with server.running():
+        config = tmp_path / "config.yaml"
+        write_config(config, server.base, deadline="20s")
+        [proc] = start_workers(1, config, pg_url, tmp_path)
+        try:
+            deadline = time.monotonic() + 60
+            while sum(server.hits.values()) < 5 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGHUP)
+            assert proc.wait(timeout=30) == 0, (tmp_path / "worker0.log").read_text()[-3000:]
+        finally:
+            stop([proc])
+    engine = create_engine(pg_url)
+    with engine.connect() as conn:
+        held = conn.execute(text("SELECT count(*) FROM sources WHERE lease_owner IS NOT NULL")).scalar()
+    engine.dispose()
+    assert held == 0
