@@ -15,7 +15,7 @@ import click
 
 from aggregator.config import effective_sources, load_config
 from aggregator.config.messages import did_you_mean
-from aggregator.config.validate import placeholders_in
+from aggregator.config.templates import skipped_prospects
 from aggregator.errors import ConfigError, FunnelfeedError, NotFoundError
 from aggregator.runtime import open_runtime
 from aggregator.schedule import lease_length
@@ -51,10 +51,7 @@ def check(config_path: Path) -> None:
                f"({len(config.sources)} configured, {len(sources) - len(config.sources)} from "
                f"{_count(config.templates, 'template')}), {_count(config.reps, 'rep')}")
     for template in config.templates:
-        if "domain" not in placeholders_in(template.url):
-            continue
-        bare = [p.id for p in config.prospects
-                if not p.domains and (template.only is None or p.id in template.only)]
+        bare = skipped_prospects(template, config)
         if bare:  # expand_template skips them: say so, or they silently get no coverage from it
             click.echo(f"note: template {template.id!r} uses {{domain}}, so it makes no source for "
                        f"{', '.join(bare)}: give {'it' if len(bare) == 1 else 'them'} domains: in prospects:",

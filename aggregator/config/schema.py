@@ -139,6 +139,18 @@ class ProspectConfig(Strict):
     description: str = Field(default="", description="What the prospect is, shown on its page.")
 
 
+#: "css@attribute": a CSS selector, then the attribute to read instead of the text ("a@href", "@href").
+_ATTRIBUTE_SELECTOR = re.compile(r"^(?P<css>.*?)\s*@(?P<attr>[A-Za-z_:][-A-Za-z0-9_:.]*)$")
+
+
+def split_selector(selector: str) -> tuple[str, str | None]:
+    """A page selector as (CSS, attribute or None): the one reading of the 'a@href' syntax."""
+    match = _ATTRIBUTE_SELECTOR.match(selector.strip())
+    if match:
+        return match.group("css"), match.group("attr")
+    return selector.strip(), None
+
+
 class Selectors(Strict):
     """CSS selectors that turn a plain web page into items (attribute syntax: 'a@href')."""
 

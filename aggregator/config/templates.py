@@ -48,14 +48,24 @@ def _spec(source_id: str, fields: SourceFields, config: Config, url: str, prospe
     )
 
 
+def _in_scope(template: TemplateConfig, prospect: ProspectConfig) -> bool:
+    return template.only is None or prospect.id in template.only
+
+
+def skipped_prospects(template: TemplateConfig, config: Config) -> list[str]:
+    """Prospects the template covers but makes no source for: its URL uses {domain} and they have none."""
+    if "domain" not in placeholders_in(template.url):
+        return []
+    return [p.id for p in config.prospects if _in_scope(template, p) and not p.domains]
+
+
 def expand_template(template: TemplateConfig, config: Config) -> list[SourceSpec]:
     """One source per prospect (or per prospect in ``only``), named '<template>.<prospect>'."""
     out = []
+    skipped = set(skipped_prospects(template, config))  # nothing sensible to fill in for them
     for prospect in config.prospects:
-        if template.only is not None and prospect.id not in template.only:
+        if not _in_scope(template, prospect) or prospect.id in skipped:
             continue
-        if "domain" in placeholders_in(template.url) and not prospect.domains:
-            continue  # nothing sensible to fill in
         title = f"{template.title or template.id}: {prospect.name}"
         spec = _spec(
             f"{template.id}.{prospect.id}",

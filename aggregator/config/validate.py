@@ -7,7 +7,6 @@ reports these problems alongside the field errors instead of after them.
 from __future__ import annotations
 
 import os
-import re
 import ssl
 import string
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -16,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aggregator.config.messages import did_you_mean, key_path
+from aggregator.config.schema import split_selector
 from aggregator.config.yamlload import LoadedYaml
 from aggregator.errors import ConfigProblem
 
@@ -188,19 +188,12 @@ def _check_source(entry: dict[str, Any], loc: tuple[str | int, ...], make: Probl
                        f"{header} carries a secret: use 'auth: {{header: {header}, env: VARIABLE}}' instead")
 
 
-#: "css@attribute" as aggregator.fetch.pages reads it (config may not import fetch).
-_ATTR_SELECTOR = re.compile(r"^(?P<css>.*?)\s*@(?P<attr>[A-Za-z_:][-A-Za-z0-9_:.]*)$")
-
-
 def selector_problem(field: str, selector: str) -> str | None:
     """Why a page selector cannot work, or None: a selector that is not CSS fails every fetch,
     so `check` (and `preview --select`) say so up front."""
     import soupsieve  # bs4's selector engine; imported here so loading config stays light
 
-    css = selector.strip()
-    attr = None
-    if field != "item" and (match := _ATTR_SELECTOR.match(css)):
-        css, attr = match.group("css"), match.group("attr")
+    css, attr = split_selector(selector) if field != "item" else (selector.strip(), None)
     if not css and attr is None:
         return "a selector cannot be empty; remove the key or write a CSS selector such as h2"
     if css:

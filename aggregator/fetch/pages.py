@@ -8,7 +8,6 @@ the item element itself. Relative links resolve against the page's final URL (or
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from email.message import Message
@@ -17,13 +16,12 @@ from urllib.parse import urljoin
 from bs4 import BeautifulSoup, Tag
 from soupsieve import SelectorSyntaxError
 
-from aggregator.config.schema import Selectors
+from aggregator.config.schema import Selectors, split_selector
 from aggregator.fetch.errors import ParseError
 from aggregator.fetch.identity import parse_date_text
 from aggregator.fetch.items import RawItem
 from aggregator.fetch.sanitize import clean_text, safe_url
 
-_ATTR = re.compile(r"^(?P<css>.*?)\s*@(?P<attr>[A-Za-z_:][-A-Za-z0-9_:.]*)$")
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json")
 MAX_PAGE_ITEMS = 500
 
@@ -76,17 +74,10 @@ def discover_feed(soup: BeautifulSoup, base: str) -> str | None:
     return None
 
 
-def _split(selector: str) -> tuple[str, str | None]:
-    match = _ATTR.match(selector.strip())
-    if match:
-        return match.group("css"), match.group("attr")
-    return selector.strip(), None
-
-
 def _select_one(element: Tag, selector: str | None, *, html: bool = False) -> str | None:
     if not selector:
         return None
-    css, attr = _split(selector)
+    css, attr = split_selector(selector)
     try:
         found = element.select_one(css) if css else element
     except SelectorSyntaxError as exc:
